@@ -1,0 +1,218 @@
+//! The field catalogue of the published dataset (`backend/catalog/fields.csv`): one definition
+//! that drives storage, the API, exports, completeness and documentation.
+
+use std::{collections::HashMap, sync::OnceLock};
+
+use serde::Serialize;
+
+const FIELDS_CSV: &str = include_str!("../../catalog/fields.csv");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Theme {
+    Etablissement,
+    Connectivite,
+    Equipement,
+    Ressources,
+    Experimentations,
+    Byod,
+}
+
+impl Theme {
+    pub const ALL: [Theme; 6] = [
+        Theme::Etablissement,
+        Theme::Connectivite,
+        Theme::Equipement,
+        Theme::Ressources,
+        Theme::Experimentations,
+        Theme::Byod,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Theme::Etablissement => "etablissement",
+            Theme::Connectivite => "connectivite",
+            Theme::Equipement => "equipement",
+            Theme::Ressources => "ressources",
+            Theme::Experimentations => "experimentations",
+            Theme::Byod => "byod",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.code() == s)
+    }
+}
+
+/// The type of a field's values, which decides how a raw cell is read and how it is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldType {
+    Uai,
+    Text,
+    Enum,
+    Band,
+    Date,
+    Number,
+    Integer,
+    Boolean,
+    List,
+    InseeCommune,
+    InseeDepartement,
+    Academie,
+    InseeRegion,
+}
+
+impl FieldType {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "uai" => Self::Uai,
+            "text" => Self::Text,
+            "enum" => Self::Enum,
+            "band" => Self::Band,
+            "date" => Self::Date,
+            "number" => Self::Number,
+            "integer" => Self::Integer,
+            "boolean" => Self::Boolean,
+            "list" => Self::List,
+            "insee_commune" => Self::InseeCommune,
+            "insee_departement" => Self::InseeDepartement,
+            "academie" => Self::Academie,
+            "insee_region" => Self::InseeRegion,
+            _ => return None,
+        })
+    }
+}
+
+/// For which schools a field is expected, i.e. counted as missing when empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "types")]
+pub enum ExpectedFor {
+    All,
+    Public,
+    Prive,
+    /// The ETIC survey's population: public schools under the ministry of education.
+    Etic,
+    Types(Vec<String>),
+    /// Opt-in data, never counted as missing.
+    None,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Field {
+    pub name: &'static str,
+    pub theme: Theme,
+    pub label_fr: &'static str,
+    #[serde(rename = "type")]
+    pub field_type: FieldType,
+    pub values_or_unit: &'static str,
+    /// The codes an enum or band field accepts, in the catalogue's order.
+    pub allowed: Vec<&'static str>,
+    pub expected_for: ExpectedFor,
+    pub source: &'static str,
+    pub from_columns: &'static str,
+}
+
+pub struct Catalog {
+    fields: Vec<Field>,
+    by_name: HashMap<&'static str, usize>,
+}
+
+impl Catalog {
+    /// The catalogue, parsed once from the embedded CSV. A malformed catalogue is a build
+    /// defect caught by this module's tests, so parsing it cannot fail at run time.
+    pub fn get() -> &'static Catalog {
+        static CATALOG: OnceLock<Catalog> = OnceLock::new();
+        CATALOG.get_or_init(|| Catalog::parse(FIELDS_CSV).unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    fn parse(text: &'static str) -> Result<Catalog, String> {
+        let mut fields = Vec::new();
+        for (i, line) in text.lines().enumerate().skip(1) {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let cols: Vec<&'static str> = line.split(';').collect();
+            if cols.len() != 8 {
+                return Err(format!("fields.csv line {}: 8 columns expected", i + 1));
+            }
+            let field_type = FieldType::parse(cols[3])
+                .ok_or_else(|| format!("fields.csv line {}: unknown type {}", i + 1, cols[3]))?;
+            let allowed = match field_type {
+                FieldType::Enum | FieldType::Band => cols[4]
+                    .split(" (")
+                    .next()
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(str::trim)
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let expected_for = match cols[5] {
+                "all" => ExpectedFor::All,
+                "public" => ExpectedFor::Public,
+                "prive" => ExpectedFor::Prive,
+                "etic" => ExpectedFor::Etic,
+                "none" => ExpectedFor::None,
+                other => ExpectedFor::Types(other.split(',').map(str::to_owned).collect()),
+            };
+            fields.push(Field {
+                name: cols[0],
+                theme: Theme::parse(cols[1]).ok_or_else(|| {
+                    format!("fields.csv line {}: unknown theme {}", i + 1, cols[1])
+                })?,
+                label_fr: cols[2],
+                field_type,
+                values_or_unit: cols[4],
+                allowed,
+                expected_for,
+                source: cols[6],
+                from_columns: cols[7],
+            });
+        }
+        let by_name = fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name, i))
+            .collect();
+        Ok(Catalog { fields, by_name })
+    }
+
+    pub fn fields(&self) -> &[Field] {
+        &self.fields
+    }
+
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.by_name.get(name).map(|&i| &self.fields[i])
+    }
+
+    /// Position of a field in the catalogue: the column order of exports.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogue_parses_with_stable_names() {
+        let c = Catalog::get();
+        assert!(c.fields().len() >= 80);
+        assert_eq!(c.fields()[0].name, "uai");
+        let debit = c.field("debit_web").unwrap();
+        assert_eq!(debit.field_type, FieldType::Band);
+        assert_eq!(
+            debit.allowed,
+            ["inf_2", "2_10", "10_50", "50_100", "100_plus"]
+        );
+        assert_eq!(c.field("wifi").unwrap().expected_for, ExpectedFor::Etic);
+        assert_eq!(
+            c.field("section_arts").unwrap().expected_for,
+            ExpectedFor::Types(vec!["college".into(), "lycee".into()])
+        );
+        let names: std::collections::HashSet<_> = c.fields().iter().map(|f| f.name).collect();
+        assert_eq!(names.len(), c.fields().len(), "machine names are unique");
+    }
+}

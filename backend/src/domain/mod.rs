@@ -1,0 +1,8 @@
+//! The domain: pure rules with no I/O.
+
+pub mod catalog;
+pub mod record;
+pub mod territory;
+pub mod text;
+pub mod uai;
+pub mod values;

@@ -1,0 +1,117 @@
+//! The UAI (Unité Administrative Immatriculée), the identifier of every school.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+/// The check letters, indexed by the 7-digit number modulo 23 (I, O and Q are left out).
+const CHECK_LETTERS: &[u8; 23] = b"ABCDEFGHJKLMNPRSTUVWXYZ";
+
+/// A UAI whose shape and check letter have been verified.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Uai(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UaiError {
+    #[error("le code UAI est vide")]
+    Empty,
+    #[error("un code UAI a 8 caractères (7 chiffres et une lettre clé), « {0} » en a {1}")]
+    Length(String, usize),
+    #[error("un code UAI commence par 7 chiffres, « {0} » n'en a pas")]
+    Digits(String),
+    #[error("un code UAI finit par une lettre clé, « {0} » n'en a pas")]
+    Letter(String),
+    #[error("la lettre clé de « {0} » est fausse : la lettre attendue pour {1} est {2}")]
+    CheckLetter(String, String, char),
+}
+
+impl Uai {
+    /// Parses a UAI, tolerating surrounding spaces and a lower-case check letter.
+    pub fn parse(input: &str) -> Result<Self, UaiError> {
+        let s = input.trim();
+        if s.is_empty() {
+            return Err(UaiError::Empty);
+        }
+        let count = s.chars().count();
+        if count != 8 {
+            return Err(UaiError::Length(s.to_owned(), count));
+        }
+        let (digits, letter) = s.split_at(7);
+        if !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(UaiError::Digits(s.to_owned()));
+        }
+        let letter = letter.as_bytes()[0].to_ascii_uppercase();
+        if !letter.is_ascii_uppercase() {
+            return Err(UaiError::Letter(s.to_owned()));
+        }
+        let expected = expected_check_letter(digits);
+        if letter as char != expected {
+            return Err(UaiError::CheckLetter(
+                s.to_owned(),
+                digits.to_owned(),
+                expected,
+            ));
+        }
+        Ok(Self(format!("{digits}{}", letter as char)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// The check letter of a 7-digit UAI number. `digits` must be 7 ASCII digits.
+pub fn expected_check_letter(digits: &str) -> char {
+    let n: u64 = digits
+        .bytes()
+        .fold(0, |acc, b| acc * 10 + u64::from(b - b'0'));
+    CHECK_LETTERS[(n % 23) as usize] as char
+}
+
+impl fmt::Display for Uai {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for Uai {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_real_uais() {
+        // domain.md's example `0750001A` is not a real UAI: 750001 mod 23 gives U.
+        assert!(Uai::parse("0750001A").is_err());
+        for uai in ["0350122T", "0940176F", "0110067N", "0350017d"] {
+            assert!(Uai::parse(uai).is_ok(), "{uai}");
+        }
+        assert_eq!(Uai::parse(" 0350017d ").unwrap().as_str(), "0350017D");
+    }
+
+    #[test]
+    fn explains_what_is_wrong() {
+        assert_eq!(Uai::parse(""), Err(UaiError::Empty));
+        assert!(matches!(Uai::parse("035012T"), Err(UaiError::Length(_, 7))));
+        assert!(matches!(Uai::parse("03501A2T"), Err(UaiError::Digits(_))));
+        assert!(matches!(Uai::parse("03501223"), Err(UaiError::Letter(_))));
+        let err = Uai::parse("0350122A").unwrap_err();
+        assert_eq!(
+            err,
+            UaiError::CheckLetter("0350122A".into(), "0350122".into(), 'T')
+        );
+        assert!(
+            err.to_string()
+                .contains("la lettre attendue pour 0350122 est T")
+        );
+    }
+}

@@ -1,0 +1,32 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "schools")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub uai: String,
+    #[sea_orm(column_type = "Text")]
+    pub name: String,
+    #[sea_orm(column_type = "Text")]
+    pub name_folded: String,
+    pub type_etablissement: Option<String>,
+    pub secteur: Option<String>,
+    pub etat: Option<String>,
+    pub code_commune: Option<String>,
+    pub code_departement: Option<String>,
+    pub code_academie: Option<String>,
+    pub code_region: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    /// The published record: `{field: [value, provenance id]}`.
+    #[sea_orm(column_type = "Text")]
+    pub data: String,
+    /// The dataset version that last changed this school.
+    pub version: i32,
+    pub created_version: i32,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

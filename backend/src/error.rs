@@ -1,0 +1,119 @@
+//! The one error type of the application, answered over HTTP as RFC 9457 problem+json.
+
+use axum::{
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use sea_orm::DbErr;
+use serde::Serialize;
+
+/// One violation of a request or file: where it is and what was expected.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Violation {
+    /// A JSON pointer, a query parameter or a column name.
+    pub pointer: String,
+    pub detail: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{title}")]
+    BadRequest {
+        title: String,
+        violations: Vec<Violation>,
+    },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn bad_request(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        AppError::BadRequest {
+            title: detail.clone(),
+            violations: vec![Violation {
+                pointer: pointer.into(),
+                detail,
+            }],
+        }
+    }
+
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        AppError::Internal(e.to_string())
+    }
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    title: &'a str,
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[Violation]>::is_empty")]
+    errors: &'a [Violation],
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, kind, title, detail, errors): (_, _, String, Option<String>, &[Violation]) =
+            match &self {
+                AppError::NotFound(what) => (
+                    StatusCode::NOT_FOUND,
+                    "not-found",
+                    "Introuvable".into(),
+                    Some(what.clone()),
+                    &[],
+                ),
+                AppError::BadRequest { title, violations } => (
+                    StatusCode::BAD_REQUEST,
+                    "invalid-request",
+                    "Requête invalide".into(),
+                    Some(title.clone()),
+                    violations,
+                ),
+                AppError::Conflict(what) => (
+                    StatusCode::CONFLICT,
+                    "conflict",
+                    "Conflit".into(),
+                    Some(what.clone()),
+                    &[],
+                ),
+                AppError::Db(_) | AppError::Internal(_) => {
+                    // Logged in full here, never leaked to the client.
+                    tracing::error!(error = %self, "request failed");
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal",
+                        "Erreur interne".into(),
+                        None,
+                        &[],
+                    )
+                }
+            };
+        let kind = format!("https://ecarto.example/problems/{kind}");
+        let body = Problem {
+            kind: &kind,
+            title: &title,
+            status: status.as_u16(),
+            detail: detail.as_deref(),
+            errors,
+        };
+        let json = serde_json::to_vec(&body).unwrap_or_default();
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            json,
+        )
+            .into_response()
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,15 @@
+//! The HTTP API: one module per resource, each with its own router and thin handlers.
+
+use axum::Router;
+use tower_http::trace::TraceLayer;
+
+use crate::app::AppState;
+
+mod health;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(health::router())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,11 @@
+//! eCarto contributions: the platform through which collectivités and académies correct and
+//! complete the open data on digital education in schools, and through which it is published.
+
+pub mod app;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod entities;
+pub mod error;
+pub mod http;
+pub mod services;

@@ -1,0 +1,4 @@
+//! Use cases as plain async functions over a database connection. They own their
+//! transactions; HTTP handlers, the CLI, jobs and tests all call them.
+
+pub mod datasets;

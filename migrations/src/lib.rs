@@ -1,0 +1,19 @@
+//! Database migrations, one per file. They never import the backend's entities: a migration
+//! describes the schema as it was when it was written.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261201_000001_territories;
+mod m20261201_000002_dataset;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261201_000001_territories::Migration),
+            Box::new(m20261201_000002_dataset::Migration),
+        ]
+    }
+}

@@ -1,0 +1,4 @@
+//! The integration suite: black-box tests through the real router, on SQLite or PostgreSQL
+//! depending on `DATABASE_URL`.
+
+mod health;
