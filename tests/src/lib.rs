@@ -12,9 +12,14 @@ use axum::{
     body::Body,
     http::{HeaderMap, Method, Request, StatusCode, header},
 };
-use ecarto::{app::AppState, config::Config};
+use ecarto::{
+    app::AppState,
+    config::Config,
+    domain::uai::Uai,
+    services::datasets::{self, Publication, PublishOutcome, SchoolObservation},
+};
 use http_body_util::BodyExt;
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::{ConnectionTrait, Database, TransactionTrait};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -123,6 +128,36 @@ impl TestApp {
             dir,
             _db: test_db,
         }
+    }
+
+    /// Publishes values as an import of `source` would, in one transaction.
+    pub async fn publish(
+        &self,
+        source: &str,
+        millesime: Option<&str>,
+        rows: Vec<(&str, Vec<(&'static str, Value)>)>,
+    ) -> PublishOutcome {
+        let observations = rows
+            .into_iter()
+            .map(|(uai, values)| SchoolObservation {
+                uai: Uai::parse(uai).expect("valid UAI in test data"),
+                millesime: millesime.map(str::to_owned),
+                values,
+            })
+            .collect();
+        let publication = Publication {
+            source: source.to_owned(),
+            import_id: None,
+            submission_id: None,
+            kind: "import".into(),
+            summary: format!("test publication of {source}"),
+        };
+        let txn = self.state.db.begin().await.expect("begin");
+        let outcome = datasets::publish(&txn, &publication, observations)
+            .await
+            .expect("publish");
+        txn.commit().await.expect("commit");
+        outcome
     }
 
     pub async fn request(&self, req: Request<Body>) -> TestResponse {

@@ -5,11 +5,20 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
 
+/// The licence of everything the platform publishes.
+pub const LICENCE: &str = "Licence Ouverte / Open Licence 2.0 (Etalab), https://www.etalab.gouv.fr/licence-ouverte-open-licence";
+
+mod catalog;
+mod datasets;
 mod health;
+mod schools;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
+        .merge(catalog::router())
+        .merge(schools::router())
+        .merge(datasets::router())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -1,0 +1,326 @@
+//! The school register: search and the full published record of one school.
+
+use std::collections::BTreeMap;
+
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait, Query},
+};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::{
+    domain::{
+        catalog::{Catalog, Theme},
+        record::SchoolRecord,
+        territory::{AcademieCode, CommuneCode, DepartementCode, RegionCode},
+        text::fold,
+        uai::Uai,
+    },
+    entities::{commune, observation, school},
+    error::Violation,
+    services::provenance::{self, ProvenanceView},
+};
+
+/// Search filters, all optional and combined with AND.
+#[derive(Debug, Clone, Default)]
+pub struct SchoolFilter {
+    pub region: Option<RegionCode>,
+    pub academie: Option<AcademieCode>,
+    pub departement: Option<DepartementCode>,
+    pub commune: Option<CommuneCode>,
+    pub school_type: Option<String>,
+    pub secteur: Option<String>,
+    pub q: Option<String>,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+pub const MAX_PER_PAGE: u64 = 500;
+
+/// Raw query parameters as received, before they are read into a [`SchoolFilter`].
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct SchoolQuery {
+    pub region: Option<String>,
+    pub academie: Option<String>,
+    pub departement: Option<String>,
+    pub commune: Option<String>,
+    #[serde(rename = "type")]
+    pub school_type: Option<String>,
+    pub secteur: Option<String>,
+    pub q: Option<String>,
+    pub page: Option<String>,
+    pub per_page: Option<String>,
+}
+
+impl SchoolQuery {
+    /// Reads every parameter, reporting all the malformed ones at once.
+    pub fn parse(self) -> Result<SchoolFilter, Vec<Violation>> {
+        let mut errors = Vec::new();
+        let filter = SchoolFilter {
+            region: read(&mut errors, "region", self.region, |v| {
+                RegionCode::parse(v).map_err(|e| e.to_string())
+            }),
+            academie: read(&mut errors, "academie", self.academie, |v| {
+                AcademieCode::parse(v).map_err(|e| e.to_string())
+            }),
+            departement: read(&mut errors, "departement", self.departement, |v| {
+                DepartementCode::parse(v).map_err(|e| e.to_string())
+            }),
+            commune: read(&mut errors, "commune", self.commune, |v| {
+                CommuneCode::parse(v).map_err(|e| e.to_string())
+            }),
+            school_type: read(&mut errors, "type", self.school_type, |v| {
+                allowed("type_etablissement", v)
+            }),
+            secteur: read(&mut errors, "secteur", self.secteur, |v| {
+                allowed("secteur", v)
+            }),
+            q: present(self.q).map(|q| fold(q.trim())),
+            page: read(&mut errors, "page", self.page, |v| {
+                number(v, u64::from(u32::MAX))
+            })
+            .unwrap_or(1),
+            per_page: read(&mut errors, "per_page", self.per_page, |v| {
+                number(v, MAX_PER_PAGE)
+            })
+            .unwrap_or(50),
+        };
+        if errors.is_empty() {
+            Ok(filter)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+fn present(v: Option<String>) -> Option<String> {
+    v.filter(|s| !s.trim().is_empty())
+}
+
+/// Reads one optional parameter, recording why it is malformed.
+fn read<T>(
+    errors: &mut Vec<Violation>,
+    name: &str,
+    raw: Option<String>,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Option<T> {
+    let raw = present(raw)?;
+    match parse(raw.trim()) {
+        Ok(v) => Some(v),
+        Err(detail) => {
+            errors.push(Violation {
+                pointer: name.to_owned(),
+                detail,
+            });
+            None
+        }
+    }
+}
+
+/// A code among the catalogue's values for an enum field.
+fn allowed(field: &str, v: &str) -> Result<String, String> {
+    let codes = Catalog::get()
+        .field(field)
+        .map(|f| f.allowed.clone())
+        .unwrap_or_default();
+    let code = v.to_lowercase();
+    if codes.contains(&code.as_str()) {
+        Ok(code)
+    } else {
+        Err(format!(
+            "« {v} » n'est pas une valeur admise ; valeurs : {}",
+            codes.join(", ")
+        ))
+    }
+}
+
+fn number(v: &str, max: u64) -> Result<u64, String> {
+    match v.parse::<u64>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "« {v} » : un nombre entier entre 1 et {max} est attendu"
+        )),
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SchoolSummary {
+    pub uai: String,
+    pub name: String,
+    pub type_etablissement: Option<String>,
+    pub secteur: Option<String>,
+    pub etat: Option<String>,
+    pub code_commune: Option<String>,
+    pub code_departement: Option<String>,
+    pub code_academie: Option<String>,
+    pub code_region: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+}
+
+impl From<school::Model> for SchoolSummary {
+    fn from(s: school::Model) -> Self {
+        Self {
+            uai: s.uai,
+            name: s.name,
+            type_etablissement: s.type_etablissement,
+            secteur: s.secteur,
+            etat: s.etat,
+            code_commune: s.code_commune,
+            code_departement: s.code_departement,
+            code_academie: s.code_academie,
+            code_region: s.code_region,
+            latitude: s.latitude,
+            longitude: s.longitude,
+        }
+    }
+}
+
+fn like_pattern(q: &str) -> String {
+    let escaped = q
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// Schools matching the filter, in UAI order, with the total count of matches.
+pub async fn search<C: ConnectionTrait>(
+    db: &C,
+    filter: &SchoolFilter,
+) -> Result<(u64, Vec<SchoolSummary>), DbErr> {
+    let mut cond = Condition::all();
+    if let Some(r) = &filter.region {
+        cond = cond.add(school::Column::CodeRegion.eq(r.as_str()));
+    }
+    if let Some(a) = &filter.academie {
+        cond = cond.add(school::Column::CodeAcademie.eq(a.as_str()));
+    }
+    if let Some(d) = &filter.departement {
+        cond = cond.add(school::Column::CodeDepartement.eq(d.as_str()));
+    }
+    if let Some(c) = &filter.commune {
+        // Paris, Lyon and Marseille: the commune covers its municipal arrondissements.
+        let arrondissements = Query::select()
+            .column(commune::Column::Code)
+            .from(commune::Entity)
+            .and_where(Expr::col(commune::Column::ParentCode).eq(c.as_str()))
+            .to_owned();
+        cond = cond.add(
+            Condition::any()
+                .add(school::Column::CodeCommune.eq(c.as_str()))
+                .add(school::Column::CodeCommune.in_subquery(arrondissements)),
+        );
+    }
+    if let Some(t) = &filter.school_type {
+        cond = cond.add(school::Column::TypeEtablissement.eq(t.as_str()));
+    }
+    if let Some(s) = &filter.secteur {
+        cond = cond.add(school::Column::Secteur.eq(s.as_str()));
+    }
+    if let Some(q) = &filter.q {
+        let pattern = like_pattern(q);
+        let uai_prefix = format!("{}%", q.to_uppercase().replace(['%', '_'], ""));
+        cond = cond.add(
+            Condition::any()
+                .add(
+                    Expr::col(school::Column::NameFolded)
+                        .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
+                )
+                .add(school::Column::Uai.like(uai_prefix)),
+        );
+    }
+    let query = school::Entity::find().filter(cond);
+    let total = query.clone().count(db).await?;
+    let rows = query
+        .order_by_asc(school::Column::Uai)
+        .offset((filter.page - 1) * filter.per_page)
+        .limit(filter.per_page)
+        .all(db)
+        .await?;
+    Ok((total, rows.into_iter().map(SchoolSummary::from).collect()))
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishedValue {
+    pub value: Value,
+    pub label: &'static str,
+    pub provenance: Option<ProvenanceView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ObservationView {
+    pub source: String,
+    pub millesime: Option<String>,
+    pub import_id: i64,
+    pub values: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SchoolDetail {
+    pub uai: String,
+    pub name: String,
+    /// The dataset version that last changed this school, and the one that first published it.
+    pub version: i32,
+    pub created_version: i32,
+    /// Theme → field → published value with its provenance. Every theme is present, empty
+    /// when nothing is known, so that what is missing shows.
+    pub themes: BTreeMap<&'static str, BTreeMap<&'static str, PublishedValue>>,
+    /// Every observation of every source and millésime, the published ones and the history.
+    pub observations: Vec<ObservationView>,
+}
+
+pub async fn get<C: ConnectionTrait>(db: &C, uai: &Uai) -> Result<Option<SchoolDetail>, DbErr> {
+    let Some(s) = school::Entity::find_by_id(uai.as_str()).one(db).await? else {
+        return Ok(None);
+    };
+    let record: SchoolRecord = serde_json::from_str(&s.data)
+        .map_err(|e| DbErr::Custom(format!("corrupt record of {}: {e}", s.uai)))?;
+    let provs = provenance::describe(db, record.0.values().map(|v| v.1)).await?;
+    let catalog = Catalog::get();
+    let mut themes: BTreeMap<&'static str, BTreeMap<&'static str, PublishedValue>> = Theme::ALL
+        .iter()
+        .map(|t| (t.code(), BTreeMap::new()))
+        .collect();
+    for field in catalog.fields() {
+        if let Some(v) = record.0.get(field.name) {
+            themes.entry(field.theme.code()).or_default().insert(
+                field.name,
+                PublishedValue {
+                    value: v.0.clone(),
+                    label: field.label_fr,
+                    provenance: provs.get(&v.1).cloned(),
+                },
+            );
+        }
+    }
+    let observations = observation::Entity::find()
+        .filter(observation::Column::Uai.eq(uai.as_str()))
+        .order_by_asc(observation::Column::Source)
+        .order_by_asc(observation::Column::Millesime)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|o| ObservationView {
+            source: o.source,
+            millesime: (!o.millesime.is_empty()).then_some(o.millesime),
+            import_id: o.import_id,
+            values: serde_json::from_str(&o.data).unwrap_or_default(),
+        })
+        .collect();
+    Ok(Some(SchoolDetail {
+        uai: s.uai,
+        name: s.name,
+        version: s.version,
+        created_version: s.created_version,
+        themes,
+        observations,
+    }))
+}
+
+/// How many schools the register holds.
+pub async fn count<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
+    school::Entity::find().select_only().count(db).await
+}
