@@ -5,7 +5,7 @@ use std::time::Duration;
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
-    sqlx::sqlite::SqliteSynchronous,
+    sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
@@ -13,18 +13,18 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     opts.sqlx_logging(false)
         .acquire_timeout(Duration::from_secs(30));
     if url.starts_with("sqlite") {
-        if let Some(path) = sqlite_file(url) {
-            if let Some(parent) = std::path::Path::new(&path).parent() {
-                std::fs::create_dir_all(parent).map_err(|e| {
-                    DbErr::Custom(format!("cannot create {}: {e}", parent.display()))
-                })?;
-            }
+        if let Some(path) = sqlite_file(url)
+            && let Some(parent) = std::path::Path::new(&path).parent()
+        {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", parent.display())))?;
         }
         // WAL lets readers go on while an import writes; NORMAL sync is safe under WAL.
         opts.max_connections(4)
             .min_connections(1)
             .map_sqlx_sqlite_opts(|o| {
-                o.synchronous(SqliteSynchronous::Normal)
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(30))
                     .foreign_keys(true)
             });

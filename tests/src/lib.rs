@@ -91,34 +91,34 @@ impl TestApp {
             admin_url: None,
             name: String::new(),
         };
-        if let Ok(url) = std::env::var("DATABASE_URL") {
-            if url.starts_with("postgres") {
-                let (server, _) = url
-                    .rsplit_once('/')
-                    .expect("DATABASE_URL has a database name");
-                let name = format!(
-                    "ecarto_t_{}_{}",
-                    std::process::id(),
-                    COUNTER.fetch_add(1, Ordering::SeqCst)
-                );
-                let admin = Database::connect(&url)
-                    .await
-                    .expect("connect to DATABASE_URL");
-                admin
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                    .await
-                    .expect("drop stale test database");
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                    .await
-                    .expect("create test database");
-                admin.close().await.ok();
-                config.database_url = format!("{server}/{name}");
-                test_db = TestDatabase {
-                    admin_url: Some(url),
-                    name,
-                };
-            }
+        if let Ok(url) = std::env::var("DATABASE_URL")
+            && url.starts_with("postgres")
+        {
+            let (server, _) = url
+                .rsplit_once('/')
+                .expect("DATABASE_URL has a database name");
+            let name = format!(
+                "ecarto_t_{}_{}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::SeqCst)
+            );
+            let admin = Database::connect(&url)
+                .await
+                .expect("connect to DATABASE_URL");
+            admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await
+                .expect("drop stale test database");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            config.database_url = format!("{server}/{name}");
+            test_db = TestDatabase {
+                admin_url: Some(url),
+                name,
+            };
         }
         let state = AppState::start(config).await.expect("app starts");
         let router = state.router();

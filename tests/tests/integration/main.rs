@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! The integration suite: black-box tests through the real router, on SQLite or PostgreSQL
 //! depending on `DATABASE_URL`.
 
