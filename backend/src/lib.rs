@@ -9,3 +9,4 @@ pub mod entities;
 pub mod error;
 pub mod http;
 pub mod services;
+pub mod synthetic;

@@ -11,12 +11,14 @@ pub const LICENCE: &str = "Licence Ouverte / Open Licence 2.0 (Etalab), https://
 mod catalog;
 mod datasets;
 mod health;
+mod openapi;
 mod schools;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(catalog::router())
+        .merge(openapi::router())
         .merge(schools::router())
         .merge(datasets::router())
         .layer(TraceLayer::new_for_http())

@@ -2,5 +2,6 @@
 //! transactions; HTTP handlers, the CLI, jobs and tests all call them.
 
 pub mod datasets;
+pub mod demo;
 pub mod provenance;
 pub mod schools;

@@ -1,0 +1,203 @@
+//! The OpenAPI 3.1 document of the public API. The schema of a school's fields is generated
+//! from the catalogue, so the documentation cannot drift from what is stored and exported.
+
+use axum::{Json, Router, extract::State, routing::get};
+use serde_json::{Map, Value, json};
+
+use crate::{
+    app::AppState,
+    domain::catalog::{Catalog, Field, FieldType},
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/openapi.json", get(openapi))
+}
+
+async fn openapi(State(state): State<AppState>) -> Json<Value> {
+    Json(document(&state.config.public_base_url))
+}
+
+fn field_schema(f: &Field) -> Value {
+    let mut s = match f.field_type {
+        FieldType::Integer => json!({"type": "integer", "minimum": 0}),
+        FieldType::Number => json!({"type": "number"}),
+        FieldType::Boolean => json!({"type": "boolean"}),
+        FieldType::Date => json!({"type": "string", "format": "date"}),
+        FieldType::List => json!({"type": "array", "items": {"type": "string"}}),
+        FieldType::Enum | FieldType::Band => json!({"type": "string", "enum": f.allowed}),
+        FieldType::Uai => json!({"type": "string", "pattern": "^[0-9]{7}[A-Z]$"}),
+        _ => json!({"type": "string"}),
+    };
+    let unit = if f.values_or_unit.is_empty()
+        || matches!(f.field_type, FieldType::Enum | FieldType::Band)
+    {
+        String::new()
+    } else {
+        format!(" ({})", f.values_or_unit)
+    };
+    s["description"] = json!(format!(
+        "{}{unit}. Thème : {}. Source : {}.",
+        f.label_fr,
+        f.theme.code(),
+        f.source
+    ));
+    s
+}
+
+fn param(name: &str, location: &str, description: &str, schema: Value) -> Value {
+    json!({"name": name, "in": location, "required": location == "path", "description": description, "schema": schema})
+}
+
+fn problem_responses() -> Value {
+    let problem =
+        json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
+    json!({
+        "400": {"description": "Paramètre invalide (chaque erreur est listée)", "content": problem},
+        "404": {"description": "Introuvable", "content": problem}
+    })
+}
+
+fn ok(description: &str, content: Value) -> Value {
+    let mut r = problem_responses();
+    r["200"] = json!({"description": description, "content": content});
+    r
+}
+
+fn json_ref(name: &str) -> Value {
+    json!({"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}")}}})
+}
+
+pub fn document(base_url: &str) -> Value {
+    let catalog = Catalog::get();
+    let mut school_props = Map::new();
+    for f in catalog.fields() {
+        school_props.insert(f.name.to_owned(), field_schema(f));
+    }
+    let version_param = param(
+        "version",
+        "query",
+        "Numéro de version du jeu de données (par défaut : la dernière)",
+        json!({"type": "integer", "minimum": 1}),
+    );
+    let export = |media: &str, description: &str| {
+        json!({
+            "get": {
+                "tags": ["exports"],
+                "summary": description,
+                "parameters": [version_param.clone()],
+                "responses": {
+                    "200": {"description": "Le fichier, en flux ; ETag stable pour une version donnée", "content": {media: {}}},
+                    "304": {"description": "Inchangé (If-None-Match)"},
+                    "400": {"description": "Version invalide"},
+                    "404": {"description": "Version inconnue"}
+                }
+            }
+        })
+    };
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "eCarto contributions — API publique",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Les données ouvertes du numérique éducatif, établissement par établissement, avec la provenance de chaque valeur. Lecture sans authentification.",
+            "license": {"name": "Licence Ouverte / Open Licence 2.0", "url": "https://www.etalab.gouv.fr/licence-ouverte-open-licence"}
+        },
+        "servers": [{"url": base_url}],
+        "paths": {
+            "/healthz": {"get": {"tags": ["exploitation"], "summary": "Le processus répond", "responses": {"200": {"description": "ok"}}}},
+            "/readyz": {"get": {"tags": ["exploitation"], "summary": "La base de données répond", "responses": {"200": {"description": "prêt"}, "500": {"description": "base injoignable"}}}},
+            "/api/v1/fields": {"get": {"tags": ["catalogue"], "summary": "Le catalogue des champs publiés", "responses": {"200": {"description": "Les champs, dans l'ordre des exports"}}}},
+            "/api/v1/schools": {"get": {
+                "tags": ["établissements"],
+                "summary": "Rechercher des établissements (les filtres se combinent)",
+                "parameters": [
+                    param("region", "query", "Code INSEE de région (ex. 53)", json!({"type": "string"})),
+                    param("academie", "query", "Code d'académie du ministère (ex. 14)", json!({"type": "string"})),
+                    param("departement", "query", "Code de département INSEE (35, 2A) ou du ministère (035, 02A)", json!({"type": "string"})),
+                    param("commune", "query", "Code INSEE de commune (Paris, Lyon, Marseille : avec leurs arrondissements)", json!({"type": "string"})),
+                    param("type", "query", "Type d'établissement", json!({"type": "string", "enum": catalog.field("type_etablissement").map(|f| f.allowed.clone()).unwrap_or_default()})),
+                    param("secteur", "query", "Secteur", json!({"type": "string", "enum": ["public", "prive"]})),
+                    param("q", "query", "Recherche dans le nom, sans tenir compte de la casse ni des accents, ou début de code UAI", json!({"type": "string"})),
+                    param("page", "query", "Page (à partir de 1)", json!({"type": "integer", "minimum": 1})),
+                    param("per_page", "query", "Résultats par page (1 à 500, 50 par défaut)", json!({"type": "integer", "minimum": 1, "maximum": 500}))
+                ],
+                "responses": ok("Une page de résultats et le nombre total", json_ref("SchoolPage"))
+            }},
+            "/api/v1/schools/{uai}": {"get": {
+                "tags": ["établissements"],
+                "summary": "Toutes les valeurs publiées d'un établissement, par thème, avec leur provenance",
+                "parameters": [param("uai", "path", "Code UAI (7 chiffres et la lettre clé)", json!({"type": "string"}))],
+                "responses": ok("L'établissement", json_ref("SchoolDetail"))
+            }},
+            "/api/v1/territories/national": {"get": {
+                "tags": ["territoires"], "summary": "Le territoire national", "responses": ok("Le territoire", json_ref("Territory"))
+            }},
+            "/api/v1/territories/{level}/{code}": {"get": {
+                "tags": ["territoires"],
+                "summary": "Un territoire : nom, parents, enfants, établissements par type et secteur",
+                "parameters": [
+                    param("level", "path", "Niveau", json!({"type": "string", "enum": ["national", "region", "academie", "departement", "commune", "epci"]})),
+                    param("code", "path", "Code du territoire (INSEE ; académie : code du ministère ; EPCI : SIREN)", json!({"type": "string"}))
+                ],
+                "responses": ok("Le territoire", json_ref("Territory"))
+            }},
+            "/api/v1/datasets/versions": {"get": {
+                "tags": ["versions"], "summary": "Les versions publiées du jeu de données, la plus récente d'abord",
+                "responses": {"200": {"description": "Les versions"}}
+            }},
+            "/api/v1/datasets/versions/{n}/changes": {"get": {
+                "tags": ["versions"],
+                "summary": "Le journal des modifications d'une version : quels champs de quels établissements, de quoi à quoi",
+                "parameters": [
+                    param("n", "path", "Numéro de version", json!({"type": "integer"})),
+                    param("page", "query", "Page (par établissement)", json!({"type": "integer", "minimum": 1})),
+                    param("per_page", "query", "Établissements par page (1 à 1000)", json!({"type": "integer"}))
+                ],
+                "responses": ok("Les modifications", json!({"application/json": {}}))
+            }},
+            "/api/v1/exports/schools.csv": export("text/csv", "Export CSV (UTF-8, séparateur ;, une colonne par champ du catalogue)"),
+            "/api/v1/exports/schools.json": export("application/json", "Export JSON"),
+            "/api/v1/exports/schools.geojson": export("application/geo+json", "Export GeoJSON"),
+            "/api/v1/catalog.jsonld": {"get": {"tags": ["exports"], "summary": "Description DCAT-AP du jeu de données et de ses distributions (moissonnage data.gouv.fr)", "responses": {"200": {"description": "JSON-LD", "content": {"application/ld+json": {}}}}}},
+            "/api/v1/openapi.json": {"get": {"tags": ["exploitation"], "summary": "Ce document", "responses": {"200": {"description": "OpenAPI 3.1"}}}}
+        },
+        "components": {"schemas": {
+            "Problem": {
+                "type": "object",
+                "description": "RFC 9457 problem details",
+                "properties": {
+                    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"},
+                    "errors": {"type": "array", "items": {"type": "object", "properties": {"pointer": {"type": "string"}, "detail": {"type": "string"}}}}
+                }
+            },
+            "School": {"type": "object", "description": "Une ligne des exports : un établissement, une propriété par champ du catalogue", "properties": Value::Object(school_props)},
+            "SchoolSummary": {"type": "object", "properties": {
+                "uai": {"type": "string"}, "name": {"type": "string"}, "type_etablissement": {"type": ["string", "null"]},
+                "secteur": {"type": ["string", "null"]}, "etat": {"type": ["string", "null"]}, "code_commune": {"type": ["string", "null"]},
+                "code_departement": {"type": ["string", "null"]}, "code_academie": {"type": ["string", "null"]}, "code_region": {"type": ["string", "null"]},
+                "latitude": {"type": ["number", "null"]}, "longitude": {"type": ["number", "null"]}
+            }},
+            "SchoolPage": {"type": "object", "properties": {
+                "total": {"type": "integer"}, "page": {"type": "integer"}, "per_page": {"type": "integer"},
+                "results": {"type": "array", "items": {"$ref": "#/components/schemas/SchoolSummary"}}
+            }},
+            "Provenance": {"type": "object", "properties": {
+                "id": {"type": "integer"}, "source": {"type": "string"}, "millesime": {"type": "string"}, "recorded_at": {"type": "string", "format": "date-time"},
+                "import": {"type": "object", "properties": {"id": {"type": "integer"}, "kind": {"type": "string"}, "file_name": {"type": "string"}}},
+                "submission_id": {"type": "integer"}
+            }},
+            "SchoolDetail": {"type": "object", "properties": {
+                "uai": {"type": "string"}, "name": {"type": "string"}, "version": {"type": "integer"}, "created_version": {"type": "integer"},
+                "themes": {"type": "object", "description": "thème → champ → {value, label, provenance}", "additionalProperties": {"type": "object", "additionalProperties": {
+                    "type": "object", "properties": {"value": {}, "label": {"type": "string"}, "provenance": {"$ref": "#/components/schemas/Provenance"}}
+                }}},
+                "observations": {"type": "array", "description": "Chaque observation de chaque source et millésime (l'historique)", "items": {"type": "object"}}
+            }},
+            "Territory": {"type": "object", "properties": {
+                "level": {"type": "string"}, "code": {"type": "string"}, "name": {"type": "string"},
+                "parents": {"type": "array", "items": {"type": "object"}}, "children": {"type": "array", "items": {"type": "object"}},
+                "schools": {"type": "object", "description": "Nombre d'établissements par type et par secteur"}
+            }}
+        }}
+    })
+}
