@@ -12,6 +12,7 @@ mod catalog;
 mod datasets;
 mod health;
 mod openapi;
+mod pages;
 mod schools;
 
 pub fn router(state: AppState) -> Router {
@@ -19,6 +20,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(catalog::router())
         .merge(openapi::router())
+        .merge(pages::router())
         .merge(schools::router())
         .merge(datasets::router())
         .layer(TraceLayer::new_for_http())
