@@ -140,8 +140,8 @@ impl ImportReport {
     }
 
     /// A human summary: the headline, file errors and notes, and the first `max_errors` row
-    /// errors, with how many more there are.
-    pub fn summary(&self, max_errors: usize) -> String {
+    /// errors, with how many more there are and, if given, where to read them all.
+    pub fn summary(&self, max_errors: usize, full_report: Option<&str>) -> String {
         let mut s = self.headline();
         s.push('\n');
         for e in &self.file_errors {
@@ -155,12 +155,18 @@ impl ImportReport {
         }
         let more = self.row_errors.len().saturating_sub(max_errors);
         if more > 0 {
-            let _ = writeln!(
+            let _ = write!(
                 s,
                 "  … {more} autre{} erreur{}",
                 plural(more as u64),
                 plural(more as u64)
             );
+            match full_report {
+                Some(hint) => {
+                    let _ = writeln!(s, ", rapport complet : {hint}");
+                }
+                None => s.push('\n'),
+            }
         }
         s
     }
@@ -191,7 +197,7 @@ impl fmt::Display for RowError {
 /// The full report as text: every error.
 impl fmt::Display for ImportReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.summary(usize::MAX))?;
+        f.write_str(&self.summary(usize::MAX, None))?;
         if let Some(enc) = &self.encoding {
             writeln!(f, "  encodage : {enc}")?;
         }
@@ -219,12 +225,12 @@ mod tests {
             "un code UAI valide",
         );
         r.cell_error(2, "latitude", "abc", "un nombre");
-        let text = r.summary(1);
+        let text = r.summary(1, Some("`ecarto import report 7`"));
         assert!(text.starts_with("a.csv : 3 lignes lues, 2 importées, 1 rejetée"));
         assert!(text.contains(
             "ligne 3, colonne « Identifiant_de_l_etablissement », valeur « 0350122A » : attendu un code UAI valide (ligne ignorée)"
         ));
-        assert!(text.contains("… 1 autre erreur"));
+        assert!(text.contains("… 1 autre erreur, rapport complet : `ecarto import report 7`"));
         let json = serde_json::to_string(&r).unwrap();
         assert_eq!(serde_json::from_str::<ImportReport>(&json).unwrap(), r);
     }
