@@ -252,10 +252,8 @@ fn sniff_separator(header_line: &str) -> Option<u8> {
     for b in header_line.bytes() {
         if b == b'"' {
             quoted = !quoted;
-        } else if !quoted {
-            if let Some(i) = SEPARATORS.iter().position(|&s| s == b) {
-                counts[i] += 1;
-            }
+        } else if !quoted && let Some(i) = SEPARATORS.iter().position(|&s| s == b) {
+            counts[i] += 1;
         }
     }
     let (best, &count) = counts

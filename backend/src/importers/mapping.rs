@@ -145,7 +145,7 @@ pub fn resolve(
     (found, absent)
 }
 
-fn cell<'r>(record: &'r StringRecord, index: usize) -> &'r str {
+fn cell(record: &StringRecord, index: usize) -> &str {
     record.get(index).map_or("", str::trim)
 }
 

@@ -153,8 +153,8 @@ pub fn detect<'f>(
             .map(|f| format!("{} ({})", f.name, f.required.join(", ")))
             .collect();
         return Err(format!(
-            "colonnes non reconnues : l'en-tête (ligne 1) n'a pas les colonnes attendues de {} ; vérifiez que la première ligne est bien la ligne d'en-tête",
-            expected.join(" ou de ")
+            "colonnes non reconnues : l'en-tête (ligne 1) n'a les colonnes obligatoires d'aucun des formats attendus : {} ; vérifiez que la première ligne est bien la ligne d'en-tête",
+            expected.join(", ")
         ));
     };
     let missing: Vec<&str> = best
@@ -239,7 +239,7 @@ pub fn each_row(
         } else if row(line, &record, report) {
             report.rows_imported += 1;
         }
-        if report.rows_read % 1024 == 0 {
+        if report.rows_read.is_multiple_of(1024) {
             let (done, total) = records.progress();
             progress(done, total);
         }
