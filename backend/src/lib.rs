@@ -8,5 +8,6 @@ pub mod domain;
 pub mod entities;
 pub mod error;
 pub mod http;
+pub mod importers;
 pub mod services;
 pub mod synthetic;

@@ -1,7 +1,16 @@
-use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
+use std::{
+    io::IsTerminal,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
 
 use clap::{Parser, Subcommand};
-use ecarto::{app::AppState, config::Config};
+use ecarto::{
+    app::AppState,
+    config::Config,
+    services::imports::{self, ImportKind},
+};
 
 /// eCarto contributions: the open data on digital education in schools.
 #[derive(Parser)]
@@ -29,6 +38,31 @@ enum Command {
     },
     /// Applies the database migrations and exits.
     Migrate,
+    /// Imports source files into the published dataset.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// The ministry's annuaire de l'éducation (both schemas) or its "adresse et géolocalisation
+    /// des établissements" file.
+    Annuaire {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// The ETIC survey, second degree.
+    Etic {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Prints the full report of a past import.
+    Report {
+        id: i64,
+        /// The report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[tokio::main]
@@ -75,6 +109,111 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             AppState::start(config).await?;
             println!("migrations applied");
         }
+        Command::Import(cmd) => {
+            let state = AppState::start(config).await?;
+            return match cmd {
+                ImportCommand::Annuaire { files } => {
+                    import_files(&state, ImportKind::Annuaire, &files).await
+                }
+                ImportCommand::Etic { files } => {
+                    import_files(&state, ImportKind::Etic, &files).await
+                }
+                ImportCommand::Report { id, json } => print_import_report(&state, id, json).await,
+            };
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Row errors printed per file; the rest is in the stored report.
+const ERRORS_SHOWN: usize = 20;
+
+/// Files above this size get a progress bar (on a terminal only).
+const PROGRESS_MIN_BYTES: usize = 1 << 20;
+
+/// Imports each file in turn; fails only when no file gave anything usable.
+async fn import_files(
+    state: &AppState,
+    kind: ImportKind,
+    files: &[PathBuf],
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let mut any_usable = false;
+    for path in files {
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("{} : lecture impossible ({e})", path.display());
+                continue;
+            }
+        };
+        let bar = progress_bar(path, bytes.len());
+        let mut progress = |done: u64, total: u64| {
+            bar.set_length(total);
+            bar.set_position(done);
+            if done == total {
+                bar.set_message("publication…");
+            }
+        };
+        let outcome =
+            imports::import_file_with_progress(&state.db, kind, &name, &bytes, &mut progress).await;
+        bar.finish_and_clear();
+        let outcome = outcome?;
+        any_usable |= outcome.report.is_usable();
+        let hint = format!("`ecarto import report {}`", outcome.import_id);
+        print!(
+            "[import {}] {}",
+            outcome.import_id,
+            outcome.report.summary(ERRORS_SHOWN, Some(&hint))
+        );
+    }
+    Ok(if any_usable {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn progress_bar(path: &Path, len: usize) -> indicatif::ProgressBar {
+    if len < PROGRESS_MIN_BYTES || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len as u64);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{prefix} [{bar:40}] {percent:>3} % {msg}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_prefix(path.display().to_string());
+    bar.set_message("lecture…");
+    bar
+}
+
+async fn print_import_report(
+    state: &AppState,
+    id: i64,
+    json: bool,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let Some(stored) = imports::get_import(&state.db, id).await? else {
+        eprintln!("aucun import n° {id}");
+        return Ok(ExitCode::FAILURE);
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&stored.report)?);
+    } else {
+        let i = &stored.import;
+        println!(
+            "import n° {} ({}) du {}, statut {}, sha256 {}",
+            i.id,
+            i.kind,
+            i.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            i.status,
+            i.sha256
+        );
+        print!("{}", stored.report);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
+use super::territory::DepartementCode;
+
 /// The check letters, indexed by the 7-digit number modulo 23 (I, O and Q are left out).
 const CHECK_LETTERS: &[u8; 23] = b"ABCDEFGHJKLMNPRSTUVWXYZ";
 
@@ -62,6 +64,18 @@ impl Uai {
     pub fn into_string(self) -> String {
         self.0
     }
+
+    /// The département the UAI was registered in: its first three digits are the ministry's
+    /// département code (`035…` → 35, `971…` → 971), except Corsica, numbered `620` (2A) and
+    /// `720` (2B) since the ministry's codes are digits only. `None` for a prefix that names no
+    /// département (national services use some).
+    pub fn departement(&self) -> Option<DepartementCode> {
+        match &self.0[..3] {
+            "620" => DepartementCode::parse("2A").ok(),
+            "720" => DepartementCode::parse("2B").ok(),
+            prefix => DepartementCode::parse(prefix).ok(),
+        }
+    }
 }
 
 /// The check letter of a 7-digit UAI number. `digits` must be 7 ASCII digits.
@@ -96,6 +110,34 @@ mod tests {
             assert!(Uai::parse(uai).is_ok(), "{uai}");
         }
         assert_eq!(Uai::parse(" 0350017d ").unwrap().as_str(), "0350017D");
+    }
+
+    #[test]
+    fn departement_from_the_first_three_digits() {
+        for (uai, dep) in [
+            ("0110067N", Some("11")),
+            ("0350122T", Some("35")),
+            ("0940176F", Some("94")),
+            ("6200001G", Some("2A")),
+            ("7200009X", Some("2B")),
+            ("9710001C", Some("971")),
+            ("9760001J", Some("976")),
+            ("0200001N", None),
+            ("1000000P", None),
+            ("0000001B", None),
+        ] {
+            let parsed = Uai::parse(&format!(
+                "{}{}",
+                &uai[..7],
+                expected_check_letter(&uai[..7])
+            ))
+            .unwrap();
+            assert_eq!(
+                parsed.departement().as_ref().map(DepartementCode::as_str),
+                dep,
+                "{uai}"
+            );
+        }
     }
 
     #[test]

@@ -3,5 +3,6 @@
 
 pub mod datasets;
 pub mod demo;
+pub mod imports;
 pub mod provenance;
 pub mod schools;

@@ -3,4 +3,5 @@
 //! depending on `DATABASE_URL`.
 
 mod health;
+mod imports;
 mod schools;
