@@ -5,11 +5,13 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
 
+mod exports;
 mod health;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
+        .merge(exports::router())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

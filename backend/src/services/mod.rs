@@ -2,3 +2,5 @@
 //! transactions; HTTP handlers, the CLI, jobs and tests all call them.
 
 pub mod datasets;
+pub mod dcat;
+pub mod exports;

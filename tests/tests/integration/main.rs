@@ -1,4 +1,5 @@
 //! The integration suite: black-box tests through the real router, on SQLite or PostgreSQL
 //! depending on `DATABASE_URL`.
 
+mod exports;
 mod health;
