@@ -2,6 +2,7 @@
 //! complete the open data on digital education in schools, and through which it is published.
 
 pub mod app;
+pub mod bench_support;
 pub mod config;
 pub mod db;
 pub mod domain;

@@ -10,6 +10,7 @@ pub const LICENCE: &str = "Licence Ouverte / Open Licence 2.0 (Etalab), https://
 
 mod catalog;
 mod datasets;
+mod exports;
 mod health;
 mod openapi;
 mod pages;
@@ -23,6 +24,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router())
         .merge(schools::router())
         .merge(datasets::router())
+        .merge(exports::router())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

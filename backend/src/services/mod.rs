@@ -2,7 +2,9 @@
 //! transactions; HTTP handlers, the CLI, jobs and tests all call them.
 
 pub mod datasets;
+pub mod dcat;
 pub mod demo;
+pub mod exports;
 pub mod imports;
 pub mod provenance;
 pub mod schools;

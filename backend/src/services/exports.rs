@@ -1,0 +1,607 @@
+//! Open-data exports of the published dataset, as of the latest or any past version, in CSV,
+//! JSON and GeoJSON.
+//!
+//! Schools are read from the database in batches by keyset pagination on the UAI, and every
+//! batch is encoded and handed over before the next is read, so memory stays flat whatever
+//! the size of the dataset. The HTTP handler and the CLI consume the same stream of chunks,
+//! so both write the same bytes.
+//!
+//! What "version N" contains: for every school created at or before N, its record as of the
+//! last revision ≤ N. The latest version is read from the `schools` table (one row per
+//! school); a school that a publication changed while the export runs is read from its
+//! revision instead, so an export is always exactly one version even under concurrent
+//! publications. Past versions are read from `school_revisions` directly.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use futures_util::{Stream, TryStreamExt, stream};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait, Func, Query},
+};
+use serde_json::{Value, json};
+use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
+
+use crate::{
+    domain::{
+        catalog::Catalog,
+        export::{self, ExportFormat, LICENCE_SPDX, LICENCE_TITLE, LICENCE_URL},
+        record::SchoolRecord,
+    },
+    entities::{dataset_version, school, school_revision},
+    error::AppError,
+};
+
+/// Schools per database query: large enough that a 65,000-school export is 65 queries, small
+/// enough that one batch (a few megabytes once encoded) is all the memory an export holds.
+const BATCH: u64 = 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("la version doit être un nombre entier supérieur ou égal à 1, « {0} » n'en est pas un")]
+    InvalidVersion(String),
+    #[error("{}", unknown_version_message(*.requested, *.latest))]
+    UnknownVersion { requested: i32, latest: Option<i32> },
+    #[error("le record publié de l'établissement {uai} est illisible : {detail}")]
+    Corrupt { uai: String, detail: String },
+    #[error("erreur de base de données : {0}")]
+    Db(#[from] DbErr),
+    #[error("erreur d'écriture : {0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn unknown_version_message(requested: i32, latest: Option<i32>) -> String {
+    match latest {
+        Some(l) => format!(
+            "la version {requested} du jeu de données n'existe pas : les versions publiées vont de 1 à {l}"
+        ),
+        None => format!(
+            "la version {requested} du jeu de données n'existe pas : aucune version n'a encore été publiée"
+        ),
+    }
+}
+
+impl From<ExportError> for AppError {
+    fn from(e: ExportError) -> Self {
+        match e {
+            ExportError::InvalidVersion(_) => AppError::bad_request("version", e.to_string()),
+            ExportError::UnknownVersion { .. } => AppError::NotFound(e.to_string()),
+            ExportError::Db(db) => AppError::Db(db),
+            ExportError::Corrupt { .. } | ExportError::Io(_) => AppError::internal(e),
+        }
+    }
+}
+
+/// Reads the `version` parameter of a request: a whole number ≥ 1.
+pub fn parse_version(raw: &str) -> Result<i32, ExportError> {
+    match raw.trim().parse::<i32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(ExportError::InvalidVersion(raw.to_owned())),
+    }
+}
+
+/// The published version an export shows. `version == 0` is the empty dataset, before any
+/// publication: it exports a header-only CSV and empty collections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub version: i32,
+    pub published_at: Option<DateTime<Utc>>,
+    /// Whether `version` was the latest when the export started: it is then read from the
+    /// `schools` table rather than from revisions.
+    pub is_latest: bool,
+}
+
+impl Snapshot {
+    pub fn etag(&self, format: ExportFormat) -> String {
+        export::etag(format, self.version, self.published_at_rfc3339().as_deref())
+    }
+
+    pub fn file_name(&self, format: ExportFormat) -> String {
+        format.file_name(self.version)
+    }
+
+    fn published_at_rfc3339(&self) -> Option<String> {
+        self.published_at
+            .map(|d| d.to_rfc3339_opts(SecondsFormat::Secs, true))
+    }
+}
+
+/// Resolves the version to export: `None` is the latest. One indexed lookup, no school read,
+/// so a conditional request is answered without reading the dataset.
+pub async fn snapshot(
+    db: &DatabaseConnection,
+    requested: Option<i32>,
+) -> Result<Snapshot, ExportError> {
+    if let Some(n) = requested
+        && n < 1
+    {
+        return Err(ExportError::InvalidVersion(n.to_string()));
+    }
+    let latest = dataset_version::Entity::find()
+        .order_by_desc(dataset_version::Column::Version)
+        .one(db)
+        .await?;
+    let Some(latest) = latest else {
+        return match requested {
+            None => Ok(Snapshot {
+                version: 0,
+                published_at: None,
+                is_latest: true,
+            }),
+            Some(n) => Err(ExportError::UnknownVersion {
+                requested: n,
+                latest: None,
+            }),
+        };
+    };
+    let row = match requested {
+        None => latest.clone(),
+        Some(n) if n == latest.version => latest.clone(),
+        Some(n) => dataset_version::Entity::find_by_id(n)
+            .one(db)
+            .await?
+            .ok_or(ExportError::UnknownVersion {
+                requested: n,
+                latest: Some(latest.version),
+            })?,
+    };
+    Ok(Snapshot {
+        version: row.version,
+        published_at: Some(row.created_at),
+        is_latest: row.version == latest.version,
+    })
+}
+
+/// One piece of an export: encoded bytes and how many schools they hold.
+#[derive(Debug, Default)]
+pub struct Chunk {
+    pub bytes: Vec<u8>,
+    pub schools: u64,
+}
+
+enum Step {
+    Head,
+    Rows { after: Option<String> },
+    Tail,
+    Done,
+}
+
+struct Cursor {
+    db: DatabaseConnection,
+    snapshot: Snapshot,
+    encoder: Encoder,
+    step: Step,
+}
+
+/// The export as a stream of chunks: the head (CSV header or JSON wrapper), one chunk per
+/// batch of schools, then the tail.
+pub fn chunks(
+    db: DatabaseConnection,
+    snapshot: Snapshot,
+    format: ExportFormat,
+) -> impl Stream<Item = Result<Chunk, ExportError>> + Send + 'static {
+    let encoder = Encoder::new(format, &snapshot);
+    let cursor = Cursor {
+        db,
+        snapshot,
+        encoder,
+        step: Step::Head,
+    };
+    stream::try_unfold(cursor, |mut c| async move {
+        match std::mem::replace(&mut c.step, Step::Done) {
+            Step::Head => {
+                let bytes = c.encoder.head()?;
+                c.step = if c.snapshot.version == 0 {
+                    Step::Tail
+                } else {
+                    Step::Rows { after: None }
+                };
+                Ok(Some((Chunk { bytes, schools: 0 }, c)))
+            }
+            Step::Rows { after } => {
+                let batch = fetch_batch(&c.db, &c.snapshot, after.as_deref()).await?;
+                let full = batch.len() as u64 == BATCH;
+                let last = batch.last().map(|(uai, _)| uai.clone());
+                let mut schools = 0;
+                for (uai, data) in &batch {
+                    let record: SchoolRecord =
+                        serde_json::from_str(data).map_err(|e| ExportError::Corrupt {
+                            uai: uai.clone(),
+                            detail: e.to_string(),
+                        })?;
+                    c.encoder.row(&record)?;
+                    schools += 1;
+                }
+                c.step = match (full, last) {
+                    (true, Some(uai)) => Step::Rows { after: Some(uai) },
+                    _ => Step::Tail,
+                };
+                let bytes = c.encoder.take()?;
+                Ok(Some((Chunk { bytes, schools }, c)))
+            }
+            Step::Tail => {
+                let bytes = c.encoder.tail()?;
+                Ok(Some((Chunk { bytes, schools: 0 }, c)))
+            }
+            Step::Done => Ok(None),
+        }
+    })
+}
+
+/// The export as an HTTP body stream: bytes only.
+pub fn body_stream(
+    db: DatabaseConnection,
+    snapshot: Snapshot,
+    format: ExportFormat,
+) -> impl Stream<Item = Result<Vec<u8>, ExportError>> + Send + 'static {
+    chunks(db, snapshot, format).map_ok(|c| c.bytes)
+}
+
+/// What a written export holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExportSummary {
+    pub version: i32,
+    pub schools: u64,
+    pub bytes: u64,
+}
+
+/// Writes an export to any async writer (a buffered file for the CLI), chunk by chunk.
+pub async fn write_to<W: AsyncWrite + Unpin>(
+    db: DatabaseConnection,
+    snapshot: Snapshot,
+    format: ExportFormat,
+    out: &mut W,
+) -> Result<ExportSummary, ExportError> {
+    let mut summary = ExportSummary {
+        version: snapshot.version,
+        schools: 0,
+        bytes: 0,
+    };
+    let stream = chunks(db, snapshot, format);
+    futures_util::pin_mut!(stream);
+    while let Some(chunk) = stream.try_next().await? {
+        out.write_all(&chunk.bytes).await?;
+        summary.schools += chunk.schools;
+        summary.bytes += chunk.bytes.len() as u64;
+    }
+    out.flush().await?;
+    Ok(summary)
+}
+
+/// Writes an export through a buffered file, as the CLI does. The file appears only once
+/// complete: it is written beside its destination under a `.part` name, then renamed, so an
+/// interrupted export never leaves a truncated file behind under the expected name.
+pub async fn write_file(
+    db: DatabaseConnection,
+    snapshot: Snapshot,
+    format: ExportFormat,
+    path: &Path,
+) -> Result<ExportSummary, ExportError> {
+    let mut part = path.as_os_str().to_owned();
+    part.push(".part");
+    let part = PathBuf::from(part);
+    let file = tokio::fs::File::create(&part).await.map_err(|e| {
+        ExportError::Io(std::io::Error::new(
+            e.kind(),
+            format!("impossible de créer {} : {e}", part.display()),
+        ))
+    })?;
+    let mut w = BufWriter::with_capacity(1 << 20, file);
+    let summary = match write_to(db, snapshot, format, &mut w).await {
+        Ok(s) => s,
+        Err(e) => {
+            drop(w);
+            let _ = tokio::fs::remove_file(&part).await;
+            return Err(e);
+        }
+    };
+    w.into_inner().sync_all().await?;
+    tokio::fs::rename(&part, path).await.map_err(|e| {
+        ExportError::Io(std::io::Error::new(
+            e.kind(),
+            format!("impossible d'écrire {} : {e}", path.display()),
+        ))
+    })?;
+    Ok(summary)
+}
+
+/// The next batch of `(uai, record)` after `after`, in UAI order, as of the snapshot.
+async fn fetch_batch(
+    db: &DatabaseConnection,
+    snapshot: &Snapshot,
+    after: Option<&str>,
+) -> Result<Vec<(String, String)>, DbErr> {
+    let n = snapshot.version;
+    if !snapshot.is_latest {
+        return revisions_as_of(db, n, RevisionFilter::After(after)).await;
+    }
+    let mut q = school::Entity::find()
+        .select_only()
+        .columns([
+            school::Column::Uai,
+            school::Column::Data,
+            school::Column::Version,
+        ])
+        .filter(school::Column::CreatedVersion.lte(n))
+        .order_by_asc(school::Column::Uai)
+        .limit(BATCH);
+    if let Some(after) = after {
+        q = q.filter(school::Column::Uai.gt(after));
+    }
+    let rows: Vec<(String, String, i32)> = q.into_tuple().all(db).await?;
+    // Schools changed by a publication that committed after the export started.
+    let newer: Vec<String> = rows
+        .iter()
+        .filter(|(_, _, v)| *v > n)
+        .map(|(uai, _, _)| uai.clone())
+        .collect();
+    if newer.is_empty() {
+        return Ok(rows.into_iter().map(|(uai, data, _)| (uai, data)).collect());
+    }
+    let mut older: std::collections::HashMap<String, String> =
+        revisions_as_of(db, n, RevisionFilter::In(newer))
+            .await?
+            .into_iter()
+            .collect();
+    let mut out = Vec::with_capacity(rows.len());
+    for (uai, data, v) in rows {
+        if v <= n {
+            out.push((uai, data));
+        } else if let Some(data) = older.remove(&uai) {
+            out.push((uai, data));
+        }
+    }
+    Ok(out)
+}
+
+enum RevisionFilter<'a> {
+    /// The next batch after a UAI (or from the start).
+    After(Option<&'a str>),
+    In(Vec<String>),
+}
+
+/// Every selected school's revision with the greatest version ≤ `n`. The correlated
+/// subquery is a seek on the `(uai, version)` primary key.
+async fn revisions_as_of(
+    db: &DatabaseConnection,
+    n: i32,
+    filter: RevisionFilter<'_>,
+) -> Result<Vec<(String, String)>, DbErr> {
+    let latest_le_n = Query::select()
+        .expr(Func::max(Expr::col(("r2", "version"))))
+        .from_as("school_revisions", "r2")
+        .and_where(Expr::col(("r2", "uai")).equals(("school_revisions", "uai")))
+        .and_where(Expr::col(("r2", "version")).lte(n))
+        .to_owned();
+    let mut q = school_revision::Entity::find()
+        .select_only()
+        .columns([school_revision::Column::Uai, school_revision::Column::Data])
+        .filter(Expr::col(("school_revisions", "version")).in_subquery(latest_le_n))
+        .order_by_asc(school_revision::Column::Uai);
+    q = match filter {
+        RevisionFilter::After(after) => {
+            let q = q.limit(BATCH);
+            match after {
+                Some(a) => q.filter(school_revision::Column::Uai.gt(a)),
+                None => q,
+            }
+        }
+        RevisionFilter::In(uais) => q.filter(school_revision::Column::Uai.is_in(uais)),
+    };
+    q.into_tuple().all(db).await
+}
+
+/// Turns records into bytes in one format, batch by batch.
+struct Encoder {
+    format: ExportFormat,
+    snapshot: Snapshot,
+    /// The CSV writer owns the buffer for CSV; JSON formats write to `buf` directly.
+    csv: Option<csv::Writer<Vec<u8>>>,
+    buf: Vec<u8>,
+    first_row: bool,
+    /// Catalogue fields as `"name":` JSON keys, serialised once.
+    keys: Vec<String>,
+    lat: Option<usize>,
+    lon: Option<usize>,
+}
+
+impl Encoder {
+    fn new(format: ExportFormat, snapshot: &Snapshot) -> Self {
+        let catalog = Catalog::get();
+        let csv = (format == ExportFormat::Csv).then(csv_writer);
+        Self {
+            format,
+            snapshot: snapshot.clone(),
+            csv,
+            buf: Vec::new(),
+            first_row: true,
+            keys: catalog
+                .fields()
+                .iter()
+                .map(|f| format!("{}:", Value::from(f.name)))
+                .collect(),
+            lat: catalog.index_of("latitude"),
+            lon: catalog.index_of("longitude"),
+        }
+    }
+
+    /// The wrapper's members before the array, in a fixed order (`type` first for readers
+    /// that sniff it). They state the licence and the version; RFC 7946 lets a GeoJSON
+    /// FeatureCollection carry such foreign members. CSV stays a plain table: its licence
+    /// travels in the HTTP `Link` header and the DCAT catalogue.
+    fn wrapper_head(&self) -> Result<String, ExportError> {
+        let version = (self.snapshot.version > 0).then_some(self.snapshot.version);
+        let members: [(&str, Value); 4] = [
+            ("title", export::DATASET_TITLE.into()),
+            (
+                "license",
+                json!({"title": LICENCE_TITLE, "url": LICENCE_URL, "spdx": LICENCE_SPDX}),
+            ),
+            ("version", version.into()),
+            ("published_at", self.snapshot.published_at_rfc3339().into()),
+        ];
+        let (mut out, array) = match self.format {
+            ExportFormat::GeoJson => ("{\"type\":\"FeatureCollection\",".to_owned(), "features"),
+            _ => ("{".to_owned(), "schools"),
+        };
+        for (name, value) in members {
+            out.push_str(&format!(
+                "\"{name}\":{},",
+                serde_json::to_string(&value).map_err(json_error)?
+            ));
+        }
+        out.push_str(&format!("\"{array}\":["));
+        Ok(out)
+    }
+
+    fn head(&mut self) -> Result<Vec<u8>, ExportError> {
+        if self.format == ExportFormat::Csv {
+            let names = Catalog::get().fields().iter().map(|f| f.name);
+            self.csv_mut().write_record(names).map_err(csv_error)?;
+        } else {
+            let head = self.wrapper_head()?;
+            self.buf.extend_from_slice(head.as_bytes());
+        }
+        self.take()
+    }
+
+    fn row(&mut self, record: &SchoolRecord) -> Result<(), ExportError> {
+        let catalog = Catalog::get();
+        let mut values: Vec<Option<&Value>> = vec![None; catalog.fields().len()];
+        for (name, stored) in &record.0 {
+            // A field no longer in the catalogue is not published.
+            if let Some(i) = catalog.index_of(name) {
+                values[i] = Some(&stored.0);
+            }
+        }
+        match self.format {
+            ExportFormat::Csv => {
+                let cells: Vec<String> = values
+                    .iter()
+                    .map(|v| v.map(export::csv_cell).unwrap_or_default())
+                    .collect();
+                self.csv_mut().write_record(&cells).map_err(csv_error)?;
+            }
+            ExportFormat::Json => {
+                self.separator();
+                self.object(&values)?;
+            }
+            ExportFormat::GeoJson => {
+                self.separator();
+                self.buf.extend_from_slice(b"{\"type\":\"Feature\",\"id\":");
+                let id = values.first().copied().flatten().unwrap_or(&Value::Null);
+                serde_json::to_writer(&mut self.buf, id).map_err(json_error)?;
+                self.buf.extend_from_slice(b",\"geometry\":");
+                let coord = |i: Option<usize>| i.and_then(|i| values[i]).filter(|v| v.is_number());
+                match (coord(self.lon), coord(self.lat)) {
+                    (Some(lon), Some(lat)) => {
+                        self.buf
+                            .extend_from_slice(b"{\"type\":\"Point\",\"coordinates\":[");
+                        serde_json::to_writer(&mut self.buf, lon).map_err(json_error)?;
+                        self.buf.push(b',');
+                        serde_json::to_writer(&mut self.buf, lat).map_err(json_error)?;
+                        self.buf.extend_from_slice(b"]}");
+                    }
+                    _ => self.buf.extend_from_slice(b"null"),
+                }
+                self.buf.extend_from_slice(b",\"properties\":");
+                self.object(&values)?;
+                self.buf.push(b'}');
+            }
+        }
+        Ok(())
+    }
+
+    /// One school as `{name: value}` in catalogue order; fields without a value (not
+    /// communicated) are left out rather than written as `null`.
+    fn object(&mut self, values: &[Option<&Value>]) -> Result<(), ExportError> {
+        self.buf.push(b'{');
+        let mut first = true;
+        for (key, value) in self.keys.iter().zip(values) {
+            let Some(value) = value else { continue };
+            if !first {
+                self.buf.push(b',');
+            }
+            first = false;
+            self.buf.extend_from_slice(key.as_bytes());
+            serde_json::to_writer(&mut self.buf, value).map_err(json_error)?;
+        }
+        self.buf.push(b'}');
+        Ok(())
+    }
+
+    /// One school per line, so that the file also reads well line by line.
+    fn separator(&mut self) {
+        if !self.first_row {
+            self.buf.push(b',');
+        }
+        self.first_row = false;
+        self.buf.push(b'\n');
+    }
+
+    fn tail(&mut self) -> Result<Vec<u8>, ExportError> {
+        if self.format != ExportFormat::Csv {
+            self.buf.extend_from_slice(b"\n]}\n");
+        }
+        self.take()
+    }
+
+    fn csv_mut(&mut self) -> &mut csv::Writer<Vec<u8>> {
+        self.csv.get_or_insert_with(csv_writer)
+    }
+
+    /// The bytes encoded since the last call.
+    fn take(&mut self) -> Result<Vec<u8>, ExportError> {
+        if let Some(w) = self.csv.take() {
+            // The writer does not lend its buffer: hand it over and start a new one.
+            let bytes = w
+                .into_inner()
+                .map_err(|e| ExportError::Io(std::io::Error::other(e.to_string())))?;
+            self.csv = Some(csv_writer());
+            return Ok(bytes);
+        }
+        Ok(std::mem::take(&mut self.buf))
+    }
+}
+
+/// UTF-8 without BOM, `;`-separated, CRLF line ends (RFC 4180), quoted only when needed.
+fn csv_writer() -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .delimiter(b';')
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new())
+}
+
+fn csv_error(e: csv::Error) -> ExportError {
+    ExportError::Io(std::io::Error::other(e))
+}
+
+fn json_error(e: serde_json::Error) -> ExportError {
+    ExportError::Io(std::io::Error::other(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse() {
+        assert_eq!(parse_version("3").ok(), Some(3));
+        assert_eq!(parse_version(" 12 ").ok(), Some(12));
+        for bad in ["0", "-1", "abc", "1.5", ""] {
+            assert!(
+                matches!(parse_version(bad), Err(ExportError::InvalidVersion(_))),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            ExportError::UnknownVersion {
+                requested: 9,
+                latest: Some(2)
+            }
+            .to_string(),
+            "la version 9 du jeu de données n'existe pas : les versions publiées vont de 1 à 2"
+        );
+    }
+}
