@@ -35,6 +35,9 @@ enum Command {
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
+        /// Do not load the bundled sample of real schools into an empty database.
+        #[arg(long)]
+        no_sample: bool,
     },
     /// Applies the database migrations and exits.
     Migrate,
@@ -104,11 +107,19 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         config.database_url = url;
     }
     match cli.command {
-        Command::Serve { addr } => {
+        Command::Serve { addr, no_sample } => {
             if cli.public_url.is_none() {
                 config.public_base_url = format!("http://{addr}");
             }
             let state = AppState::start(config).await?;
+            if !no_sample
+                && let Some(summary) = ecarto::services::seed::sample_if_empty(&state.db).await?
+            {
+                println!("Base vide : échantillon réel chargé.");
+                for line in summary.lines {
+                    println!("  {line}");
+                }
+            }
             let listener = tokio::net::TcpListener::bind(addr).await?;
             tracing::info!("eCarto contributions listening on http://{addr}");
             axum::serve(listener, state.router())

@@ -8,3 +8,4 @@ pub mod exports;
 pub mod imports;
 pub mod provenance;
 pub mod schools;
+pub mod seed;
