@@ -8,4 +8,5 @@ pub mod domain;
 pub mod entities;
 pub mod error;
 pub mod http;
+pub mod reference;
 pub mod services;

@@ -1,7 +1,10 @@
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
-use ecarto::{app::AppState, config::Config};
+use ecarto::{
+    app::AppState, config::Config, reference::territories::TerritoryReference,
+    services::territories,
+};
 
 /// eCarto contributions: the open data on digital education in schools.
 #[derive(Parser)]
@@ -29,6 +32,23 @@ enum Command {
     },
     /// Applies the database migrations and exits.
     Migrate,
+    /// Imports reference data or source files into the database.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Reads Etalab's découpage administratif and the ministry's département → académie table
+    /// from DIR (regions.json, departements.json, communes.json, epci.json,
+    /// departement-academie-region.csv) and replaces the territory reference with it.
+    Territories {
+        dir: PathBuf,
+        /// Also writes the compact bundle embedded in the binary
+        /// (backend/reference/territories.tsv.gz).
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+    },
 }
 
 #[tokio::main]
@@ -63,6 +83,12 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 config.public_base_url = format!("http://{addr}");
             }
             let state = AppState::start(config).await?;
+            if let Some(summary) = territories::ensure_loaded(&state.db).await? {
+                tracing::info!(
+                    communes = summary.communes,
+                    "territory reference loaded from the bundle"
+                );
+            }
             let listener = tokio::net::TcpListener::bind(addr).await?;
             tracing::info!("eCarto contributions listening on http://{addr}");
             axum::serve(listener, state.router())
@@ -74,6 +100,26 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Command::Migrate => {
             AppState::start(config).await?;
             println!("migrations applied");
+        }
+        Command::Import(ImportCommand::Territories { dir, bundle }) => {
+            let started = std::time::Instant::now();
+            let reference = TerritoryReference::from_dir(&dir)?;
+            let read = started.elapsed();
+            let state = AppState::start(config).await?;
+            let started = std::time::Instant::now();
+            let summary = territories::load(&state.db, &reference).await?;
+            println!(
+                "référentiel des territoires de {} lu en {:.1} s, chargé en {:.1} s",
+                dir.display(),
+                read.as_secs_f64(),
+                started.elapsed().as_secs_f64()
+            );
+            println!("{summary}");
+            if let Some(path) = bundle {
+                reference.write_bundle(&path)?;
+                let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                println!("bundle écrit : {} ({size} octets)", path.display());
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

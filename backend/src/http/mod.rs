@@ -6,10 +6,12 @@ use tower_http::trace::TraceLayer;
 use crate::app::AppState;
 
 mod health;
+mod territories;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
+        .merge(territories::router())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

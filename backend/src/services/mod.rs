@@ -2,3 +2,4 @@
 //! transactions; HTTP handlers, the CLI, jobs and tests all call them.
 
 pub mod datasets;
+pub mod territories;

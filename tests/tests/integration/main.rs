@@ -2,3 +2,4 @@
 //! depending on `DATABASE_URL`.
 
 mod health;
+mod territories;
