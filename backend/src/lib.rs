@@ -10,5 +10,6 @@ pub mod entities;
 pub mod error;
 pub mod http;
 pub mod importers;
+pub mod reference;
 pub mod services;
 pub mod synthetic;

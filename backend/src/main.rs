@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use ecarto::{
     app::AppState,
     config::Config,
-    services::imports::{self, ImportKind},
+    reference::territories::TerritoryReference,
+    services::{
+        imports::{self, ImportKind},
+        territories,
+    },
 };
 
 /// eCarto contributions: the open data on digital education in schools.
@@ -41,7 +45,7 @@ enum Command {
     },
     /// Applies the database migrations and exits.
     Migrate,
-    /// Imports source files into the published dataset.
+    /// Imports reference data or source files into the database.
     #[command(subcommand)]
     Import(ImportCommand),
     /// Writes the published dataset (latest or a past version) as CSV, JSON or GeoJSON.
@@ -78,6 +82,16 @@ enum ImportCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Reads Etalab's découpage administratif and the ministry's département → académie table
+    /// from DIR (regions.json, departements.json, communes.json, epci.json,
+    /// departement-academie-region.csv) and replaces the territory reference with it.
+    Territories {
+        dir: PathBuf,
+        /// Also writes the compact bundle embedded in the binary
+        /// (backend/reference/territories.tsv.gz).
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+    },
 }
 
 #[tokio::main]
@@ -112,6 +126,13 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 config.public_base_url = format!("http://{addr}");
             }
             let state = AppState::start(config).await?;
+            // Territories first: the ETIC sample looks académies up by département.
+            if let Some(summary) = territories::ensure_loaded(&state.db).await? {
+                tracing::info!(
+                    communes = summary.communes,
+                    "territory reference loaded from the bundle"
+                );
+            }
             if !no_sample
                 && let Some(summary) = ecarto::services::seed::sample_if_empty(&state.db).await?
             {
@@ -142,6 +163,9 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                     import_files(&state, ImportKind::Etic, &files).await
                 }
                 ImportCommand::Report { id, json } => print_import_report(&state, id, json).await,
+                ImportCommand::Territories { dir, bundle } => {
+                    import_territories(&state, &dir, bundle).await
+                }
             };
         }
         Command::Export {
@@ -273,4 +297,31 @@ async fn export(
         bench_support::peak_rss_bytes().map_or("inconnue".into(), bench_support::mib),
     );
     Ok(())
+}
+
+/// Reads the official territory files, replaces the reference in the database, and writes the
+/// compact bundle when asked.
+async fn import_territories(
+    state: &AppState,
+    dir: &Path,
+    bundle: Option<PathBuf>,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let started = std::time::Instant::now();
+    let reference = TerritoryReference::from_dir(dir)?;
+    let read = started.elapsed();
+    let started = std::time::Instant::now();
+    let summary = territories::load(&state.db, &reference).await?;
+    println!(
+        "référentiel des territoires de {} lu en {:.1} s, chargé en {:.1} s",
+        dir.display(),
+        read.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    println!("{summary}");
+    if let Some(path) = bundle {
+        reference.write_bundle(&path)?;
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        println!("bundle écrit : {} ({size} octets)", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -15,6 +15,7 @@ mod health;
 mod openapi;
 mod pages;
 mod schools;
+mod territories;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -25,6 +26,7 @@ pub fn router(state: AppState) -> Router {
         .merge(schools::router())
         .merge(datasets::router())
         .merge(exports::router())
+        .merge(territories::router())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

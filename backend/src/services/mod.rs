@@ -9,3 +9,4 @@ pub mod imports;
 pub mod provenance;
 pub mod schools;
 pub mod seed;
+pub mod territories;

@@ -60,7 +60,9 @@ pub async fn sample_if_empty(db: &DatabaseConnection) -> Result<Option<SeedSumma
     let mut summary = SeedSummary::default();
     for (name, kind, gz) in SAMPLE {
         let mut bytes = Vec::new();
-        GzDecoder::new(*gz).read_to_end(&mut bytes).map_err(|e| SeedError::Sample(name, e))?;
+        GzDecoder::new(*gz)
+            .read_to_end(&mut bytes)
+            .map_err(|e| SeedError::Sample(name, e))?;
         let outcome = imports::import_file(db, *kind, name, &bytes).await?;
         summary.lines.push(format!(
             "{name}: import {} — {} lignes importées, {} rejetées, version {}",

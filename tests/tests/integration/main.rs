@@ -6,3 +6,4 @@ mod exports;
 mod health;
 mod imports;
 mod schools;
+mod territories;
