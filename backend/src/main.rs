@@ -48,6 +48,9 @@ enum Command {
     /// Imports reference data or source files into the database.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Demonstration and scale data.
+    #[command(subcommand)]
+    Demo(DemoCommand),
     /// Writes the published dataset (latest or a past version) as CSV, JSON or GeoJSON.
     Export {
         /// csv, json or geojson.
@@ -59,6 +62,20 @@ enum Command {
         /// The file to write.
         #[arg(long)]
         out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum DemoCommand {
+    /// A deterministic national-scale register in the annuaire's format, spread over the real
+    /// communes: written to --out, or imported into the database without it.
+    Synthetic {
+        #[arg(long, default_value_t = 65_000)]
+        schools: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -167,6 +184,9 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                     import_territories(&state, &dir, bundle).await
                 }
             };
+        }
+        Command::Demo(DemoCommand::Synthetic { schools, seed, out }) => {
+            return synthetic(config, schools, seed, out).await;
         }
         Command::Export {
             format,
@@ -323,5 +343,35 @@ async fn import_territories(
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         println!("bundle écrit : {} ({size} octets)", path.display());
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn synthetic(
+    config: Config,
+    schools: usize,
+    seed: u64,
+    out: Option<PathBuf>,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let reference = TerritoryReference::bundled()?;
+    let seeds = ecarto::services::demo::commune_seeds(&reference);
+    let mut bytes = Vec::new();
+    ecarto::synthetic::write_annuaire(&mut bytes, &seeds, schools, seed)?;
+    if let Some(path) = out {
+        std::fs::write(&path, &bytes)?;
+        println!(
+            "{schools} établissements synthétiques (graine {seed}) écrits dans {}",
+            path.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let state = AppState::start(config).await?;
+    territories::ensure_loaded(&state.db).await?;
+    let name = format!("synthetique-{schools}-{seed}.csv");
+    let outcome = imports::import_file(&state.db, ImportKind::Annuaire, &name, &bytes).await?;
+    print!(
+        "[import {}] {}",
+        outcome.import_id,
+        outcome.report.summary(ERRORS_SHOWN, None)
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -1,69 +1,42 @@
 //! Demonstration and scale data: the communes a synthetic register is spread over.
 
-use std::collections::HashMap;
-
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use std::collections::HashSet;
 
 use crate::{
-    entities::{academie, commune, departement, region},
+    reference::territories::{CommuneKind, TerritoryReference},
     synthetic::CommuneSeed,
 };
 
-/// Every current commune of a département that has an académie (arrondissements stand in
-/// for Paris, Lyon and Marseille, as the annuaire codes them), in code order.
-pub async fn commune_seeds<C: ConnectionTrait>(db: &C) -> Result<Vec<CommuneSeed>, DbErr> {
-    let departements: HashMap<String, departement::Model> = departement::Entity::find()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|d| (d.code.clone(), d))
+/// Every commune of a département that has an académie, as the annuaire codes them: Paris,
+/// Lyon and Marseille by their municipal arrondissements, the others as themselves.
+pub fn commune_seeds(reference: &TerritoryReference) -> Vec<CommuneSeed> {
+    let with_arrondissements: HashSet<&str> = reference
+        .communes
+        .iter()
+        .filter_map(|c| c.parent.as_ref().map(|p| p.as_str()))
         .collect();
-    let academies: HashMap<String, String> = academie::Entity::find()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|a| (a.code, a.name))
-        .collect();
-    let regions: HashMap<String, String> = region::Entity::find()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|r| (r.code, r.name))
-        .collect();
-    let with_arrondissements: std::collections::HashSet<String> = commune::Entity::find()
-        .filter(commune::Column::ParentCode.is_not_null())
-        .all(db)
-        .await?
-        .into_iter()
-        .filter_map(|c| c.parent_code)
-        .collect();
-    let communes = commune::Entity::find()
-        .order_by_asc(commune::Column::Code)
-        .all(db)
-        .await?;
-    Ok(communes
-        .into_iter()
-        .filter(|c| !with_arrondissements.contains(&c.code))
+    reference
+        .communes
+        .iter()
+        .filter(|c| {
+            c.kind == CommuneKind::Arrondissement || !with_arrondissements.contains(c.code.as_str())
+        })
         .filter_map(|c| {
-            let dep = departements.get(&c.departement_code)?;
-            let academie_code = dep.academie_code.clone()?;
+            let dep = reference.departement(&c.departement)?;
+            let academie = reference.academie(dep.academie.as_ref()?)?;
+            let region = reference.region(&dep.region)?;
             Some(CommuneSeed {
-                postal_code: c
-                    .postal_codes
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned(),
-                population: c.population.unwrap_or(0).max(0) as u64,
-                departement_men: dep.code_men.clone(),
+                code: c.code.as_str().to_owned(),
+                name: c.name.clone(),
+                departement_men: dep.code.ministry_code(),
                 departement_name: dep.name.clone(),
-                academie_name: academies.get(&academie_code).cloned().unwrap_or_default(),
-                academie_code,
-                region_name: regions.get(&dep.region_code).cloned().unwrap_or_default(),
-                region_code: dep.region_code.clone(),
-                code: c.code,
-                name: c.name,
+                academie_code: academie.code.as_str().to_owned(),
+                academie_name: academie.name.clone(),
+                region_code: region.code.as_str().to_owned(),
+                region_name: region.name.clone(),
+                postal_code: c.postal_codes.first().cloned().unwrap_or_default(),
+                population: c.population.unwrap_or(0).max(0) as u64,
             })
         })
-        .collect())
+        .collect()
 }

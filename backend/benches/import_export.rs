@@ -1,0 +1,204 @@
+//! Benchmark: import of a 65,000-school synthetic annuaire file and a full CSV export of it, on
+//! SQLite and on PostgreSQL (when reachable), each phase in a child process of its own so that
+//! its peak memory (VmHWM) is its own.
+//!
+//! `cargo bench -p ecarto-backend --bench import_export [-- --schools N]`
+//! Targets on a 2-core machine: import ≥ 20,000 rows/s, export ≥ 100,000 rows/s, peak < 300 MB.
+//! PostgreSQL: `BENCH_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`).
+
+use std::{path::PathBuf, process::Command, time::Instant};
+
+use ecarto::{
+    bench_support::{mib, peak_rss_bytes},
+    db,
+    domain::export::ExportFormat,
+    importers::ImportKind,
+    reference::territories::TerritoryReference,
+    services::{demo, exports, imports, territories},
+    synthetic,
+};
+use sea_orm::{ConnectionTrait, Database};
+
+const SEED: u64 = 2018;
+
+fn main() {
+    let schools = std::env::args()
+        .skip_while(|a| a != "--schools")
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(65_000usize);
+    if let Ok(phase) = std::env::var("ECARTO_BENCH_PHASE") {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(child(&phase));
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(parent(schools));
+}
+
+async fn parent(schools: usize) {
+    let dir = tempfile_dir();
+    let file = dir.join("annuaire-synthetique.csv");
+    let started = Instant::now();
+    let reference = TerritoryReference::bundled().expect("bundled territories");
+    let seeds = demo::commune_seeds(&reference);
+    let mut bytes = Vec::new();
+    synthetic::write_annuaire(&mut bytes, &seeds, schools, SEED).expect("generate");
+    std::fs::write(&file, &bytes).expect("write synthetic file");
+    println!(
+        "synthetic annuaire: {schools} schools over {} communes, {} , generated in {:.2} s",
+        seeds.len(),
+        mib(bytes.len() as u64),
+        started.elapsed().as_secs_f64()
+    );
+
+    let mut backends = vec![(
+        "sqlite",
+        format!("sqlite://{}?mode=rwc", dir.join("bench.sqlite").display()),
+    )];
+    let admin = std::env::var("BENCH_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let pg_name = format!("ecarto_bench_{}", std::process::id());
+    match Database::connect(&admin).await {
+        Ok(conn) => {
+            conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{pg_name}\""))
+                .await
+                .expect("drop");
+            conn.execute_unprepared(&format!("CREATE DATABASE \"{pg_name}\""))
+                .await
+                .expect("create");
+            let (server, _) = admin.rsplit_once('/').expect("URL with a database");
+            backends.push(("postgres", format!("{server}/{pg_name}")));
+        }
+        Err(e) => println!("PostgreSQL not reachable at {admin} ({e}): SQLite only"),
+    }
+
+    println!(
+        "{:<9} {:>7} {:>10} {:>13} {:>10} | {:>7} {:>10} {:>13} {:>10}",
+        "backend", "import", "", "rows/s", "peak", "export", "", "rows/s", "peak"
+    );
+    for (name, url) in &backends {
+        let import = run_child("import", url, &file, &dir);
+        let export = run_child("export", url, &file, &dir);
+        println!(
+            "{name:<9} {:>6.2}s {:>10} {:>13.0} {:>10} | {:>6.2}s {:>10} {:>13.0} {:>10}",
+            import.secs,
+            format!("{} rows", import.rows),
+            import.rows as f64 / import.secs,
+            mib(import.peak),
+            export.secs,
+            format!("{} rows", export.rows),
+            export.rows as f64 / export.secs,
+            mib(export.peak),
+        );
+    }
+    if backends.len() > 1
+        && let Ok(conn) = Database::connect(&admin).await
+    {
+        let _ = conn
+            .execute_unprepared(&format!(
+                "DROP DATABASE IF EXISTS \"{pg_name}\" WITH (FORCE)"
+            ))
+            .await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+struct Figures {
+    secs: f64,
+    rows: u64,
+    peak: u64,
+}
+
+fn run_child(phase: &str, url: &str, file: &std::path::Path, dir: &std::path::Path) -> Figures {
+    let out = Command::new(std::env::current_exe().expect("current exe"))
+        .env("ECARTO_BENCH_PHASE", phase)
+        .env("ECARTO_BENCH_URL", url)
+        .env("ECARTO_BENCH_FILE", file)
+        .env("ECARTO_BENCH_DIR", dir)
+        .output()
+        .expect("run child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        panic!(
+            "{phase} failed: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let line = stdout.lines().last().unwrap_or_default();
+    let mut parts = line
+        .split_whitespace()
+        .map(|x| x.parse::<f64>().unwrap_or(0.0));
+    Figures {
+        secs: parts.next().unwrap_or(0.0),
+        rows: parts.next().unwrap_or(0.0) as u64,
+        peak: parts.next().unwrap_or(0.0) as u64,
+    }
+}
+
+/// One phase in a fresh process; prints `seconds rows peak_bytes`.
+async fn child(phase: &str) {
+    let url = std::env::var("ECARTO_BENCH_URL").expect("url");
+    let file = PathBuf::from(std::env::var("ECARTO_BENCH_FILE").expect("file"));
+    let dir = PathBuf::from(std::env::var("ECARTO_BENCH_DIR").expect("dir"));
+    let conn = db::connect(&url).await.expect("connect");
+    db::migrate(&conn).await.expect("migrate");
+    match phase {
+        "import" => {
+            territories::ensure_loaded(&conn)
+                .await
+                .expect("territories");
+            let started = Instant::now();
+            let bytes = std::fs::read(&file).expect("read file");
+            let outcome = imports::import_file(
+                &conn,
+                ImportKind::Annuaire,
+                "annuaire-synthetique.csv",
+                &bytes,
+            )
+            .await
+            .expect("import");
+            let secs = started.elapsed().as_secs_f64();
+            assert_eq!(
+                outcome.report.rows_rejected, 0,
+                "synthetic rows are all valid"
+            );
+            println!(
+                "{secs} {} {}",
+                outcome.report.rows_imported,
+                peak_rss_bytes().unwrap_or(0)
+            );
+        }
+        "export" => {
+            let started = Instant::now();
+            let snapshot = exports::snapshot(&conn, None).await.expect("snapshot");
+            let summary = exports::write_file(
+                conn.clone(),
+                snapshot,
+                ExportFormat::Csv,
+                &dir.join("export.csv"),
+            )
+            .await
+            .expect("export");
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "{secs} {} {}",
+                summary.schools,
+                peak_rss_bytes().unwrap_or(0)
+            );
+        }
+        other => panic!("unknown phase {other}"),
+    }
+}
+
+fn tempfile_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ecarto-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
