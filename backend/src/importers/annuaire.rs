@@ -23,10 +23,8 @@
 
 use std::collections::{HashMap, hash_map::Entry};
 
-use serde_json::Value;
-
 use super::{
-    Format, detect, each_row, etic,
+    Format, derived, detect, each_row, etic,
     input::Input,
     mapping::{Columns, Mapping, Rule, map},
     read_values,
@@ -248,7 +246,7 @@ pub(super) fn parse(
                     Some("ecole" | "college" | "lycee" | "erea")
                 );
             if public_school {
-                values.push(("education_prioritaire", Value::from("hors_rep")));
+                values.extend(derived("education_prioritaire", "hors_rep"));
             }
         }
         observations.push(SchoolObservation {
@@ -267,6 +265,7 @@ mod tests {
     use crate::importers::{
         Context, ImportKind, mapping::tests::assert_table_matches_catalogue, parse_file,
     };
+    use serde_json::Value;
 
     #[test]
     fn tables_follow_the_catalogue() {
