@@ -311,6 +311,18 @@ mod tests {
     }
 
     #[test]
+    fn utf16_with_bom_as_excel_writes_it() {
+        let mut bytes = vec![0xFF, 0xFE];
+        for unit in "UAI\tNom\r\n0350122T\tÉcole\r\n".encode_utf16() {
+            bytes.extend_from_slice(&unit.to_le_bytes());
+        }
+        let input = read(&bytes).unwrap();
+        assert_eq!(input.encoding, Encoding::Utf16);
+        assert_eq!(input.separator, b'\t');
+        assert_eq!(rows(&input)[0].1, ["0350122T", "École"]);
+    }
+
+    #[test]
     fn line_numbers_follow_the_file_across_multiline_cells() {
         let input = read(b"a\tb\n1\t\"x\ny\"\n\n2\tz\n").unwrap();
         assert_eq!(input.separator, b'\t');
