@@ -49,7 +49,7 @@ pub fn parse_cell(field: &Field, raw: &str) -> Result<Option<Value>, ValueError>
                 }
             }
         }
-        FieldType::Date => Value::String(parse_date(s)?.format("%Y-%m-%d").to_string()),
+        FieldType::Date => Value::String(iso_date(parse_date(s)?)),
         FieldType::Number => {
             let n = parse_number(s).ok_or_else(|| err("un nombre (virgule ou point décimal)"))?;
             serde_json::Number::from_f64(n)
@@ -95,13 +95,29 @@ pub fn parse_cell(field: &Field, raw: &str) -> Result<Option<Value>, ValueError>
 
 /// ISO dates, and `dd/mm/yyyy` as spreadsheets write them.
 pub fn parse_date(s: &str) -> Result<NaiveDate, ValueError> {
-    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(s, "%d/%m/%Y"))
-        .map_err(|_| err("une date au format AAAA-MM-JJ (ou JJ/MM/AAAA)"))?;
+    // ISO dates are most of what files hold: read them without chrono's format parser.
+    let iso = s.as_bytes();
+    let fast = (iso.len() == 10 && iso[4] == b'-' && iso[7] == b'-')
+        .then(|| {
+            let num = |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<u32>().ok());
+            NaiveDate::from_ymd_opt(i32::try_from(num(0..4)?).ok()?, num(5..7)?, num(8..10)?)
+        })
+        .flatten();
+    let d = match fast {
+        Some(d) => d,
+        None => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .or_else(|_| NaiveDate::parse_from_str(s, "%d/%m/%Y"))
+            .map_err(|_| err("une date au format AAAA-MM-JJ (ou JJ/MM/AAAA)"))?,
+    };
     if d.year() < 1800 || d.year() > 2200 {
         return Err(err("une date plausible (année entre 1800 et 2200)"));
     }
     Ok(d)
+}
+
+/// A date as ISO `YYYY-MM-DD`, the canonical form.
+pub fn iso_date(d: NaiveDate) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
 }
 
 /// Numbers with a decimal point or a decimal comma.

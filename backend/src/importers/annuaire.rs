@@ -21,19 +21,20 @@
 //! - some establishments span several lines of the annuaire with one UAI
 //!   (`etablissement_multi_lignes`): the first line is kept, the others are reported.
 
-use std::collections::HashMap;
-
-use serde_json::Value;
+use std::collections::{HashMap, hash_map::Entry};
 
 use super::{
-    Format, detect, each_row, etic,
+    Format, derived, detect, each_row, etic,
     input::Input,
     mapping::{Columns, Mapping, Rule, map},
     read_values,
     report::ImportReport,
     resolve_format, row_uai,
 };
-use crate::{domain::values::parse_date, services::datasets::SchoolObservation};
+use crate::{
+    domain::values::{iso_date, parse_date},
+    services::datasets::SchoolObservation,
+};
 
 const EDUCATION_PRIORITAIRE: &[(&str, &str)] = &[
     ("REP", "rep"),
@@ -200,18 +201,23 @@ pub(super) fn parse(
         let Some(uai) = row_uai(line, record, uai_column, &columns, report) else {
             return false;
         };
-        if let Some(first) = seen.get(uai.as_str()) {
-            report.row_rejected(
-                line,
-                Some(columns.name(uai_column)),
-                Some(uai.as_str()),
-                format!(
-                    "un code UAI qui n'apparaît qu'une fois dans le fichier : {uai} figure déjà ligne {first}, seule cette première ligne est importée"
-                ),
-            );
-            return false;
+        match seen.entry(uai.as_str().to_owned()) {
+            Entry::Occupied(first) => {
+                let first = *first.get();
+                report.row_rejected(
+                    line,
+                    Some(columns.name(uai_column)),
+                    Some(uai.as_str()),
+                    format!(
+                        "un code UAI qui n'apparaît qu'une fois dans le fichier : {uai} figure déjà ligne {first}, seule cette première ligne est importée"
+                    ),
+                );
+                return false;
+            }
+            Entry::Vacant(v) => {
+                v.insert(line);
+            }
         }
-        seen.insert(uai.as_str().to_owned(), line);
 
         let millesime = millesime_column.and_then(|c| {
             let raw = record.get(c).unwrap_or("").trim();
@@ -219,7 +225,7 @@ pub(super) fn parse(
                 return None;
             }
             match parse_date(raw) {
-                Ok(d) => Some(d.format("%Y-%m-%d").to_string()),
+                Ok(d) => Some(iso_date(d)),
                 Err(e) => {
                     report.cell_error(line, columns.name(c), raw, e.expected);
                     None
@@ -240,7 +246,7 @@ pub(super) fn parse(
                     Some("ecole" | "college" | "lycee" | "erea")
                 );
             if public_school {
-                values.push(("education_prioritaire", Value::from("hors_rep")));
+                values.extend(derived("education_prioritaire", "hors_rep"));
             }
         }
         observations.push(SchoolObservation {
@@ -259,6 +265,7 @@ mod tests {
     use crate::importers::{
         Context, ImportKind, mapping::tests::assert_table_matches_catalogue, parse_file,
     };
+    use serde_json::Value;
 
     #[test]
     fn tables_follow_the_catalogue() {

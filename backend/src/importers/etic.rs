@@ -19,10 +19,8 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
-
 use super::{
-    Context, Format, annuaire, detect, each_row,
+    Context, Format, annuaire, derived, detect, each_row,
     input::Input,
     mapping::{Columns, Mapping, Rule, map},
     read_values,
@@ -216,12 +214,12 @@ pub(super) fn parse(
         seen.insert(key, line);
 
         let mut values = read_values(line, record, &resolved, &columns, report);
-        values.push(("secteur", Value::from("public")));
+        values.extend(derived("secteur", "public"));
         if let Some(dep) = uai.departement() {
             if let Some(academie) = context.academie_of_departement.get(dep.as_str()) {
-                values.push(("code_academie", Value::from(academie.as_str())));
+                values.extend(derived("code_academie", academie));
             }
-            values.push(("code_departement", Value::from(dep.as_str())));
+            values.extend(derived("code_departement", dep.as_str()));
         }
         observations.push(SchoolObservation {
             uai,
@@ -246,6 +244,7 @@ mod tests {
     use crate::importers::{
         ImportKind, mapping::tests::assert_table_matches_catalogue, parse_file,
     };
+    use serde_json::Value;
 
     #[test]
     fn table_follows_the_catalogue() {

@@ -168,7 +168,10 @@ impl Resolved {
                 if raw.is_empty() {
                     return Ok(None);
                 }
-                let code = fold(raw).split_whitespace().collect::<Vec<_>>().join("_");
+                let mut code = fold(raw);
+                if code.contains(char::is_whitespace) {
+                    code = code.split_whitespace().collect::<Vec<_>>().join("_");
+                }
                 parse_cell(self.field, &code).map_err(|e| fail(first, raw, e.expected))
             }
             Rule::Spellings(spellings) => {

@@ -27,7 +27,10 @@ use self::{
     mapping::{Columns, Mapping, Resolved, resolve},
     report::ImportReport,
 };
-use crate::{domain::uai::Uai, services::datasets::SchoolObservation};
+use crate::{
+    domain::{catalog::Catalog, uai::Uai, values::parse_cell},
+    services::datasets::SchoolObservation,
+};
 
 /// What a file is imported as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -294,6 +297,16 @@ pub fn read_values(
         }
     }
     values
+}
+
+/// A value an importer derives rather than reads (ETIC's sector, a département from the UAI),
+/// passed through `parse_cell` like any other so that the catalogue's type is enforced.
+pub fn derived(field: &str, raw: &str) -> Option<(&'static str, Value)> {
+    let field = Catalog::get().field(field)?;
+    parse_cell(field, raw)
+        .ok()
+        .flatten()
+        .map(|v| (field.name, v))
 }
 
 /// Resolves a recognised format's table, noting the fields the file does not give.

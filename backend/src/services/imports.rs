@@ -96,10 +96,12 @@ pub async fn import_file_with_progress(
     let started_at = Utc::now();
     let sha256 = hex::encode(Sha256::digest(bytes));
     let context = load_context(db, kind).await?;
+    let parse_started = std::time::Instant::now();
     let Parsed {
         mut report,
         observations,
     } = parse_file(kind, file_name, bytes, &context, progress);
+    tracing::debug!(file_name, elapsed = ?parse_started.elapsed(), rows = report.rows_read, "file parsed");
 
     let txn = db.begin().await?;
     let inserted = import::Entity::insert(import::ActiveModel {
@@ -135,7 +137,9 @@ pub async fn import_file_with_progress(
                 if report.rows_imported > 1 { "s" } else { "" },
             ),
         };
+        let publish_started = std::time::Instant::now();
         let outcome = datasets::publish(&txn, &publication, observations).await?;
+        tracing::debug!(file_name, elapsed = ?publish_started.elapsed(), "observations published");
         report.publication = Some(PublicationSummary {
             version: outcome.version,
             schools_created: outcome.schools_created,
