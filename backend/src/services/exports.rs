@@ -1,10 +1,10 @@
 //! Open-data exports of the published dataset, as of the latest or any past version, in CSV,
 //! JSON and GeoJSON.
 //!
-//! Schools are read from the database in batches by keyset pagination on the UAI, and every
-//! batch is encoded and handed over before the next is read, so memory stays flat whatever
-//! the size of the dataset. The HTTP handler and the CLI consume the same stream of chunks,
-//! so both write the same bytes.
+//! Schools are read from the database in batches by keyset pagination on the UAI, and only
+//! a few batches are in memory at once (the one being read and those being encoded), so
+//! memory stays flat whatever the size of the dataset. The HTTP handler and the CLI consume
+//! the same stream of chunks, so both write the same bytes.
 //!
 //! What "version N" contains: for every school created at or before N, its record as of the
 //! last revision ≤ N. The latest version is read from the `schools` table (one row per
