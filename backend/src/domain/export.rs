@@ -1,9 +1,13 @@
 //! Rules of the open-data exports that need no I/O: the formats, the licence they carry, how a
 //! value becomes a spreadsheet-safe CSV cell, and the ETag of an export.
 
-use std::{fmt, str::FromStr};
+use std::{borrow::Cow, fmt, str::FromStr, sync::OnceLock};
 
-use serde_json::Value;
+use serde::{
+    Deserialize, Deserializer,
+    de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor},
+};
+use serde_json::{Number, Value};
 use sha2::{Digest, Sha256};
 
 use super::{catalog::Catalog, values::to_cell};
@@ -116,11 +120,261 @@ pub fn could_be_formula(s: &str) -> bool {
 /// compute with. Numbers cannot carry a formula, and every numeric field of the catalogue is
 /// stored as a JSON number, so this rule is both safe and lossless for them.
 pub fn csv_cell(value: &Value) -> String {
-    let cell = to_cell(value);
-    match value {
-        Value::Number(_) | Value::Bool(_) | Value::Null => cell,
-        _ if could_be_formula(&cell) => format!("'{cell}"),
-        _ => cell,
+    Cell::from(value).csv_text().into_owned()
+}
+
+/// A published value as the exports read it: borrowed from the stored record where it can
+/// be, so that encoding a school allocates little. It writes exactly what `values::to_cell`
+/// and `serde_json` write for the same `Value`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell<'a> {
+    Str(Cow<'a, str>),
+    Num(Number),
+    Bool(bool),
+    /// Lists, objects and `null`: rare, kept as a `Value`.
+    Other(Value),
+}
+
+impl<'a> From<&'a Value> for Cell<'a> {
+    fn from(v: &'a Value) -> Self {
+        match v {
+            Value::String(s) => Cell::Str(Cow::Borrowed(s)),
+            Value::Number(n) => Cell::Num(n.clone()),
+            Value::Bool(b) => Cell::Bool(*b),
+            other => Cell::Other(other.clone()),
+        }
+    }
+}
+
+impl Cell<'_> {
+    /// The CSV cell, neutralised if it is text a spreadsheet could take for a formula.
+    pub fn csv_text(&self) -> Cow<'_, str> {
+        let text: Cow<'_, str> = match self {
+            Cell::Str(s) => Cow::Borrowed(s.as_ref()),
+            Cell::Num(n) => return Cow::Owned(n.to_string()),
+            Cell::Bool(true) => return Cow::Borrowed("oui"),
+            Cell::Bool(false) => return Cow::Borrowed("non"),
+            Cell::Other(Value::Null) => return Cow::Borrowed(""),
+            Cell::Other(v) => Cow::Owned(to_cell(v)),
+        };
+        if could_be_formula(&text) {
+            Cow::Owned(format!("'{text}"))
+        } else {
+            text
+        }
+    }
+
+    /// The CSV cell like `csv_text`, numbers formatted into `scratch` instead of a new string.
+    pub fn csv_text_in<'s>(&'s self, scratch: &'s mut String) -> Cow<'s, str> {
+        match self {
+            Cell::Num(n) => {
+                use std::fmt::Write;
+                scratch.clear();
+                let _ = write!(scratch, "{n}");
+                Cow::Borrowed(scratch.as_str())
+            }
+            _ => self.csv_text(),
+        }
+    }
+
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Cell::Num(n) => n.as_f64(),
+            _ => None,
+        }
+    }
+
+    /// The canonical JSON value, written as `serde_json` writes it.
+    pub fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        match self {
+            Cell::Str(s) => serde_json::to_writer(out, s.as_ref()),
+            Cell::Num(n) => serde_json::to_writer(out, n),
+            Cell::Bool(b) => serde_json::to_writer(out, b),
+            Cell::Other(v) => serde_json::to_writer(out, v),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Cell<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Cell<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Cell::Bool(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Cell::Num(v.into()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Cell::Num(v.into()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Number::from_f64(v).map_or(Cell::Other(Value::Null), Cell::Num))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Cell::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Cell::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Cell::Str(Cow::Owned(v)))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Cell::Other(Value::Null))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Cell::Other(Value::Null))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                Value::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Cell::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                Value::deserialize(de::value::MapAccessDeserializer::new(map)).map(Cell::Other)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One school's published record as export cells, indexed by catalogue position. Read
+/// straight from the stored `{field: [value, provenance id]}` text without building the
+/// record's map; fields no longer in the catalogue are skipped. One row is reused for every
+/// school of a batch, so reading a school allocates only for the few values that need it.
+#[derive(Debug, Default)]
+pub struct ExportRow<'a> {
+    pub cells: Vec<Option<Cell<'a>>>,
+}
+
+impl<'a> ExportRow<'a> {
+    pub fn new() -> Self {
+        Self {
+            cells: vec![None; Catalog::get().fields().len()],
+        }
+    }
+
+    /// Replaces the row's cells with those of a stored record.
+    pub fn read(&mut self, data: &'a str) -> serde_json::Result<()> {
+        self.cells.clear();
+        self.cells.resize(Catalog::get().fields().len(), None);
+        let mut de = serde_json::Deserializer::from_str(data);
+        RowSeed(&mut self.cells).deserialize(&mut de)?;
+        de.end()
+    }
+
+    pub fn parse(data: &'a str) -> serde_json::Result<Self> {
+        let mut row = Self::new();
+        row.read(data)?;
+        Ok(row)
+    }
+}
+
+/// Catalogue names in byte order with their catalogue position: stored records are written
+/// in that order (they are `BTreeMap`s), so a cursor finds each key in one or two comparisons.
+fn names_in_byte_order() -> &'static [(&'static str, usize)] {
+    static SORTED: OnceLock<Vec<(&'static str, usize)>> = OnceLock::new();
+    SORTED.get_or_init(|| {
+        let mut v: Vec<_> = Catalog::get()
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name, i))
+            .collect();
+        v.sort_unstable();
+        v
+    })
+}
+
+struct RowSeed<'r, 'de>(&'r mut Vec<Option<Cell<'de>>>);
+
+impl<'de> DeserializeSeed<'de> for RowSeed<'_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RowSeed<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a published record {field: [value, provenance id]}")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let sorted = names_in_byte_order();
+        let mut cursor = 0;
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            let key = key.0.as_ref();
+            while cursor < sorted.len() && sorted[cursor].0 < key {
+                cursor += 1;
+            }
+            let found = if sorted.get(cursor).is_some_and(|(name, _)| *name == key) {
+                Some(sorted[cursor].1)
+            } else {
+                // Out of order (not written by this application): search the whole list.
+                sorted
+                    .binary_search_by(|(name, _)| (*name).cmp(key))
+                    .ok()
+                    .map(|i| sorted[i].1)
+            };
+            match found {
+                Some(i) => self.0[i] = map.next_value::<StoredCell<'de>>()?.0,
+                None => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A map key, borrowed when it has no escapes (catalogue names never do).
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// `[value, provenance id]`: the value, the provenance skipped (exports do not carry it).
+struct StoredCell<'a>(Option<Cell<'a>>);
+
+impl<'de> Deserialize<'de> for StoredCell<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StoredCell<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("[value, provenance id]")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let value = seq.next_element::<Cell<'de>>()?;
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                // A stored `null` is no value, as in `values::to_cell`.
+                Ok(StoredCell(value.filter(|c| *c != Cell::Other(Value::Null))))
+            }
+        }
+        d.deserialize_seq(V)
     }
 }
 
@@ -182,6 +436,47 @@ mod tests {
         assert_eq!(csv_cell(&json!(-1.6778)), "-1.6778");
         assert_eq!(csv_cell(&json!(-3)), "-3");
         assert_eq!(csv_cell(&json!(true)), "oui");
+    }
+
+    #[test]
+    fn rows_read_from_stored_records_match_the_values() {
+        let data = r#"{"appellation_officielle":["=1+1",3],"champ_retire":[{"x":1},2],"latitude":[48.0,1],"longitude":[-1.68,1],"nb_terminaux":[10,1],"efran":["a\"b",4],"college_lab":[true,4],"experimentations_locales":[["x","=y"],5],"patronyme":[null,5]}"#;
+        let row = ExportRow::parse(data).expect("parses");
+        let record: crate::domain::record::SchoolRecord =
+            serde_json::from_str(data).expect("record");
+        let catalog = Catalog::get();
+        let mut seen = 0;
+        for (i, f) in catalog.fields().iter().enumerate() {
+            let value = record.get(f.name).filter(|v| !v.is_null());
+            let cell = row.cells[i].as_ref();
+            assert_eq!(cell.is_some(), value.is_some(), "{}", f.name);
+            if let (Some(cell), Some(value)) = (cell, value) {
+                seen += 1;
+                assert_eq!(cell.csv_text(), csv_cell(value), "{}", f.name);
+                let mut json = Vec::new();
+                cell.write_json(&mut json).expect("json");
+                assert_eq!(json, serde_json::to_vec(value).expect("json"), "{}", f.name);
+            }
+        }
+        assert_eq!(seen, 7);
+        assert_eq!(
+            row.cells[catalog.index_of("experimentations_locales").expect("field")]
+                .as_ref()
+                .map(Cell::csv_text)
+                .as_deref(),
+            Some("x|=y")
+        );
+        let unordered =
+            ExportRow::parse(r#"{"uai":["0350001A",1],"adresse":["x",1]}"#).expect("parses");
+        assert_eq!(
+            unordered.cells[catalog.index_of("adresse").expect("field")],
+            Some(Cell::Str(Cow::Borrowed("x")))
+        );
+        assert!(unordered.cells[0].is_some());
+        let mut scratch = String::new();
+        assert_eq!(Cell::Num((-3).into()).csv_text_in(&mut scratch), "-3");
+        assert!(ExportRow::parse("[1]").is_err());
+        assert!(ExportRow::parse("{} x").is_err());
     }
 
     #[test]

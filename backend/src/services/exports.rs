@@ -1,10 +1,10 @@
 //! Open-data exports of the published dataset, as of the latest or any past version, in CSV,
 //! JSON and GeoJSON.
 //!
-//! Schools are read from the database in batches by keyset pagination on the UAI, and every
-//! batch is encoded and handed over before the next is read, so memory stays flat whatever
-//! the size of the dataset. The HTTP handler and the CLI consume the same stream of chunks,
-//! so both write the same bytes.
+//! Schools are read from the database in batches by keyset pagination on the UAI, and only
+//! a few batches are in memory at once (the one being read and those being encoded), so
+//! memory stays flat whatever the size of the dataset. The HTTP handler and the CLI consume
+//! the same stream of chunks, so both write the same bytes.
 //!
 //! What "version N" contains: for every school created at or before N, its record as of the
 //! last revision ≤ N. The latest version is read from the `schools` table (one row per
@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use futures_util::{Stream, TryStreamExt, stream};
+use futures_util::{Stream, StreamExt, TryStreamExt, future, stream};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait, Func, Query},
@@ -26,8 +26,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
 use crate::{
     domain::{
         catalog::Catalog,
-        export::{self, ExportFormat, LICENCE_SPDX, LICENCE_TITLE, LICENCE_URL},
-        record::SchoolRecord,
+        export::{self, ExportFormat, ExportRow, LICENCE_SPDX, LICENCE_TITLE, LICENCE_URL},
     },
     entities::{dataset_version, school, school_revision},
     error::AppError,
@@ -160,71 +159,59 @@ pub struct Chunk {
     pub schools: u64,
 }
 
-enum Step {
-    Head,
-    Rows { after: Option<String> },
-    Tail,
-    Done,
-}
-
-struct Cursor {
-    db: DatabaseConnection,
-    snapshot: Snapshot,
-    encoder: Encoder,
-    step: Step,
-}
+/// Batches encoded at once: with the read of the next batch, this keeps two cores busy.
+const ENCODERS: usize = 2;
 
 /// The export as a stream of chunks: the head (CSV header or JSON wrapper), one chunk per
 /// batch of schools, then the tail.
+///
+/// Batches are read one after the other (each starts after the last UAI of the previous),
+/// and each is encoded on a blocking thread as soon as it is read — never on the server's
+/// async workers — while the next one is already being read. Chunks come out in order; at
+/// most `ENCODERS + 1` batches are in memory at once.
 pub fn chunks(
     db: DatabaseConnection,
     snapshot: Snapshot,
     format: ExportFormat,
 ) -> impl Stream<Item = Result<Chunk, ExportError>> + Send + 'static {
-    let encoder = Encoder::new(format, &snapshot);
-    let cursor = Cursor {
-        db,
-        snapshot,
-        encoder,
-        step: Step::Head,
+    let head = encode_head(format, &snapshot).map(|bytes| Chunk { bytes, schools: 0 });
+    let rows = batches(db, snapshot)
+        .map_ok(move |(index, batch)| async move {
+            tokio::task::spawn_blocking(move || encode_batch(format, &batch, index == 0))
+                .await
+                .map_err(|e| ExportError::Io(std::io::Error::other(e)))?
+        })
+        .try_buffered(ENCODERS);
+    let tail = Chunk {
+        bytes: encode_tail(format),
+        schools: 0,
     };
-    stream::try_unfold(cursor, |mut c| async move {
-        match std::mem::replace(&mut c.step, Step::Done) {
-            Step::Head => {
-                let bytes = c.encoder.head()?;
-                c.step = if c.snapshot.version == 0 {
-                    Step::Tail
-                } else {
-                    Step::Rows { after: None }
-                };
-                Ok(Some((Chunk { bytes, schools: 0 }, c)))
+    stream::once(future::ready(head))
+        .chain(rows)
+        .chain(stream::once(future::ready(Ok(tail))))
+}
+
+/// The non-empty batches of `(uai, stored record)` of a snapshot, numbered from 0.
+fn batches(
+    db: DatabaseConnection,
+    snapshot: Snapshot,
+) -> impl Stream<Item = Result<(usize, Vec<(String, String)>), ExportError>> + Send + 'static {
+    // `None` once the last batch has been read.
+    let start: Option<(usize, Option<String>)> = (snapshot.version > 0).then_some((0, None));
+    stream::try_unfold(start, move |state| {
+        let (db, snapshot) = (db.clone(), snapshot.clone());
+        async move {
+            let Some((index, after)) = state else {
+                return Ok(None);
+            };
+            let batch = fetch_batch(&db, &snapshot, after.as_deref()).await?;
+            if batch.is_empty() {
+                return Ok(None);
             }
-            Step::Rows { after } => {
-                let batch = fetch_batch(&c.db, &c.snapshot, after.as_deref()).await?;
-                let full = batch.len() as u64 == BATCH;
-                let last = batch.last().map(|(uai, _)| uai.clone());
-                let mut schools = 0;
-                for (uai, data) in &batch {
-                    let record: SchoolRecord =
-                        serde_json::from_str(data).map_err(|e| ExportError::Corrupt {
-                            uai: uai.clone(),
-                            detail: e.to_string(),
-                        })?;
-                    c.encoder.row(&record)?;
-                    schools += 1;
-                }
-                c.step = match (full, last) {
-                    (true, Some(uai)) => Step::Rows { after: Some(uai) },
-                    _ => Step::Tail,
-                };
-                let bytes = c.encoder.take()?;
-                Ok(Some((Chunk { bytes, schools }, c)))
-            }
-            Step::Tail => {
-                let bytes = c.encoder.tail()?;
-                Ok(Some((Chunk { bytes, schools: 0 }, c)))
-            }
-            Step::Done => Ok(None),
+            let next = (batch.len() as u64 == BATCH)
+                .then(|| batch.last().map(|(uai, _)| (index + 1, Some(uai.clone()))))
+                .flatten();
+            Ok(Some(((index, batch), next)))
         }
     })
 }
@@ -392,177 +379,156 @@ async fn revisions_as_of(
     q.into_tuple().all(db).await
 }
 
-/// Turns records into bytes in one format, batch by batch.
-struct Encoder {
-    format: ExportFormat,
-    snapshot: Snapshot,
-    /// The CSV writer owns the buffer for CSV; JSON formats write to `buf` directly.
-    csv: Option<csv::Writer<Vec<u8>>>,
-    buf: Vec<u8>,
-    first_row: bool,
-    /// Catalogue fields as `"name":` JSON keys, serialised once.
-    keys: Vec<String>,
-    lat: Option<usize>,
-    lon: Option<usize>,
+/// The CSV header, or the JSON wrapper up to the opening of its array.
+///
+/// The wrapper's members come in a fixed order (`type` first for readers that sniff it).
+/// They state the licence and the version; RFC 7946 lets a GeoJSON FeatureCollection carry
+/// such foreign members. CSV stays a plain table: its licence travels in the HTTP `Link`
+/// header and the DCAT catalogue.
+fn encode_head(format: ExportFormat, snapshot: &Snapshot) -> Result<Vec<u8>, ExportError> {
+    if format == ExportFormat::Csv {
+        let mut w = csv_writer();
+        let names = Catalog::get().fields().iter().map(|f| f.name);
+        w.write_record(names).map_err(csv_error)?;
+        return csv_bytes(w);
+    }
+    let version = (snapshot.version > 0).then_some(snapshot.version);
+    let members: [(&str, Value); 4] = [
+        ("title", export::DATASET_TITLE.into()),
+        (
+            "license",
+            json!({"title": LICENCE_TITLE, "url": LICENCE_URL, "spdx": LICENCE_SPDX}),
+        ),
+        ("version", version.into()),
+        ("published_at", snapshot.published_at_rfc3339().into()),
+    ];
+    let (mut out, array) = match format {
+        ExportFormat::GeoJson => ("{\"type\":\"FeatureCollection\",".to_owned(), "features"),
+        _ => ("{".to_owned(), "schools"),
+    };
+    for (name, value) in members {
+        out.push_str(&format!(
+            "\"{name}\":{},",
+            serde_json::to_string(&value).map_err(json_error)?
+        ));
+    }
+    out.push_str(&format!("\"{array}\":["));
+    Ok(out.into_bytes())
 }
 
-impl Encoder {
-    fn new(format: ExportFormat, snapshot: &Snapshot) -> Self {
-        let catalog = Catalog::get();
-        let csv = (format == ExportFormat::Csv).then(csv_writer);
-        Self {
-            format,
-            snapshot: snapshot.clone(),
-            csv,
-            buf: Vec::new(),
-            first_row: true,
-            keys: catalog
-                .fields()
-                .iter()
-                .map(|f| format!("{}:", Value::from(f.name)))
-                .collect(),
-            lat: catalog.index_of("latitude"),
-            lon: catalog.index_of("longitude"),
-        }
+fn encode_tail(format: ExportFormat) -> Vec<u8> {
+    match format {
+        ExportFormat::Csv => Vec::new(),
+        ExportFormat::Json | ExportFormat::GeoJson => b"\n]}\n".to_vec(),
     }
+}
 
-    /// The wrapper's members before the array, in a fixed order (`type` first for readers
-    /// that sniff it). They state the licence and the version; RFC 7946 lets a GeoJSON
-    /// FeatureCollection carry such foreign members. CSV stays a plain table: its licence
-    /// travels in the HTTP `Link` header and the DCAT catalogue.
-    fn wrapper_head(&self) -> Result<String, ExportError> {
-        let version = (self.snapshot.version > 0).then_some(self.snapshot.version);
-        let members: [(&str, Value); 4] = [
-            ("title", export::DATASET_TITLE.into()),
-            (
-                "license",
-                json!({"title": LICENCE_TITLE, "url": LICENCE_URL, "spdx": LICENCE_SPDX}),
-            ),
-            ("version", version.into()),
-            ("published_at", self.snapshot.published_at_rfc3339().into()),
-        ];
-        let (mut out, array) = match self.format {
-            ExportFormat::GeoJson => ("{\"type\":\"FeatureCollection\",".to_owned(), "features"),
-            _ => ("{".to_owned(), "schools"),
-        };
-        for (name, value) in members {
-            out.push_str(&format!(
-                "\"{name}\":{},",
-                serde_json::to_string(&value).map_err(json_error)?
-            ));
-        }
-        out.push_str(&format!("\"{array}\":["));
-        Ok(out)
-    }
-
-    fn head(&mut self) -> Result<Vec<u8>, ExportError> {
-        if self.format == ExportFormat::Csv {
-            let names = Catalog::get().fields().iter().map(|f| f.name);
-            self.csv_mut().write_record(names).map_err(csv_error)?;
-        } else {
-            let head = self.wrapper_head()?;
-            self.buf.extend_from_slice(head.as_bytes());
-        }
-        self.take()
-    }
-
-    fn row(&mut self, record: &SchoolRecord) -> Result<(), ExportError> {
-        let catalog = Catalog::get();
-        let mut values: Vec<Option<&Value>> = vec![None; catalog.fields().len()];
-        for (name, stored) in &record.0 {
-            // A field no longer in the catalogue is not published.
-            if let Some(i) = catalog.index_of(name) {
-                values[i] = Some(&stored.0);
-            }
-        }
-        match self.format {
-            ExportFormat::Csv => {
-                let cells: Vec<String> = values
-                    .iter()
-                    .map(|v| v.map(export::csv_cell).unwrap_or_default())
-                    .collect();
-                self.csv_mut().write_record(&cells).map_err(csv_error)?;
-            }
-            ExportFormat::Json => {
-                self.separator();
-                self.object(&values)?;
-            }
-            ExportFormat::GeoJson => {
-                self.separator();
-                self.buf.extend_from_slice(b"{\"type\":\"Feature\",\"id\":");
-                let id = values.first().copied().flatten().unwrap_or(&Value::Null);
-                serde_json::to_writer(&mut self.buf, id).map_err(json_error)?;
-                self.buf.extend_from_slice(b",\"geometry\":");
-                let coord = |i: Option<usize>| i.and_then(|i| values[i]).filter(|v| v.is_number());
-                match (coord(self.lon), coord(self.lat)) {
-                    (Some(lon), Some(lat)) => {
-                        self.buf
-                            .extend_from_slice(b"{\"type\":\"Point\",\"coordinates\":[");
-                        serde_json::to_writer(&mut self.buf, lon).map_err(json_error)?;
-                        self.buf.push(b',');
-                        serde_json::to_writer(&mut self.buf, lat).map_err(json_error)?;
-                        self.buf.extend_from_slice(b"]}");
-                    }
-                    _ => self.buf.extend_from_slice(b"null"),
+/// Encodes one batch of `(uai, stored record)`. Batches are independent, so several can be
+/// encoded at once; only the very first school of the export has no separator before it.
+fn encode_batch(
+    format: ExportFormat,
+    batch: &[(String, String)],
+    first_batch: bool,
+) -> Result<Chunk, ExportError> {
+    let catalog = Catalog::get();
+    let mut row = ExportRow::new();
+    let mut chunk = Chunk {
+        bytes: Vec::new(),
+        schools: batch.len() as u64,
+    };
+    let mut csv = (format == ExportFormat::Csv).then(csv_writer);
+    let mut scratch = String::new();
+    let keys = json_keys();
+    let (lat, lon) = (catalog.index_of("latitude"), catalog.index_of("longitude"));
+    for (i, (uai, data)) in batch.iter().enumerate() {
+        row.read(data).map_err(|e| ExportError::Corrupt {
+            uai: uai.clone(),
+            detail: e.to_string(),
+        })?;
+        let buf = &mut chunk.bytes;
+        if let Some(w) = csv.as_mut() {
+            for cell in &row.cells {
+                match cell {
+                    Some(c) => w.write_field(c.csv_text_in(&mut scratch).as_bytes()),
+                    None => w.write_field(b""),
                 }
-                self.buf.extend_from_slice(b",\"properties\":");
-                self.object(&values)?;
-                self.buf.push(b'}');
+                .map_err(csv_error)?;
             }
+            // An empty record after its fields ends the line.
+            w.write_record(None::<&[u8]>).map_err(csv_error)?;
+            continue;
         }
-        Ok(())
-    }
-
-    /// One school as `{name: value}` in catalogue order; fields without a value (not
-    /// communicated) are left out rather than written as `null`.
-    fn object(&mut self, values: &[Option<&Value>]) -> Result<(), ExportError> {
-        self.buf.push(b'{');
-        let mut first = true;
-        for (key, value) in self.keys.iter().zip(values) {
-            let Some(value) = value else { continue };
-            if !first {
-                self.buf.push(b',');
+        // One school per line, so that the file also reads well line by line.
+        if !(first_batch && i == 0) {
+            buf.push(b',');
+        }
+        buf.push(b'\n');
+        if format == ExportFormat::Json {
+            write_object(buf, keys, &row)?;
+            continue;
+        }
+        buf.extend_from_slice(b"{\"type\":\"Feature\",\"id\":");
+        match row.cells.first().and_then(Option::as_ref) {
+            Some(uai) => uai.write_json(buf).map_err(json_error)?,
+            None => buf.extend_from_slice(b"null"),
+        }
+        buf.extend_from_slice(b",\"geometry\":");
+        let coord = |i: Option<usize>| {
+            i.and_then(|i| row.cells.get(i)?.as_ref())
+                .filter(|c| c.as_f64().is_some())
+        };
+        match (coord(lon), coord(lat)) {
+            (Some(lon), Some(lat)) => {
+                buf.extend_from_slice(b"{\"type\":\"Point\",\"coordinates\":[");
+                lon.write_json(buf).map_err(json_error)?;
+                buf.push(b',');
+                lat.write_json(buf).map_err(json_error)?;
+                buf.extend_from_slice(b"]}");
             }
-            first = false;
-            self.buf.extend_from_slice(key.as_bytes());
-            serde_json::to_writer(&mut self.buf, value).map_err(json_error)?;
+            _ => buf.extend_from_slice(b"null"),
         }
-        self.buf.push(b'}');
-        Ok(())
+        buf.extend_from_slice(b",\"properties\":");
+        write_object(buf, keys, &row)?;
+        buf.push(b'}');
     }
+    if let Some(w) = csv {
+        chunk.bytes = csv_bytes(w)?;
+    }
+    Ok(chunk)
+}
 
-    /// One school per line, so that the file also reads well line by line.
-    fn separator(&mut self) {
-        if !self.first_row {
-            self.buf.push(b',');
+/// Catalogue fields as `"name":` JSON keys, serialised once.
+fn json_keys() -> &'static [String] {
+    static KEYS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        Catalog::get()
+            .fields()
+            .iter()
+            .map(|f| format!("{}:", Value::from(f.name)))
+            .collect()
+    })
+}
+
+/// One school as `{name: value}` in catalogue order; fields without a value (not
+/// communicated) are left out rather than written as `null`.
+fn write_object(
+    buf: &mut Vec<u8>,
+    keys: &[String],
+    row: &ExportRow<'_>,
+) -> Result<(), ExportError> {
+    buf.push(b'{');
+    let mut first = true;
+    for (key, cell) in keys.iter().zip(&row.cells) {
+        let Some(cell) = cell else { continue };
+        if !first {
+            buf.push(b',');
         }
-        self.first_row = false;
-        self.buf.push(b'\n');
+        first = false;
+        buf.extend_from_slice(key.as_bytes());
+        cell.write_json(buf).map_err(json_error)?;
     }
-
-    fn tail(&mut self) -> Result<Vec<u8>, ExportError> {
-        if self.format != ExportFormat::Csv {
-            self.buf.extend_from_slice(b"\n]}\n");
-        }
-        self.take()
-    }
-
-    fn csv_mut(&mut self) -> &mut csv::Writer<Vec<u8>> {
-        self.csv.get_or_insert_with(csv_writer)
-    }
-
-    /// The bytes encoded since the last call.
-    fn take(&mut self) -> Result<Vec<u8>, ExportError> {
-        if let Some(w) = self.csv.take() {
-            // The writer does not lend its buffer: hand it over and start a new one.
-            let bytes = w
-                .into_inner()
-                .map_err(|e| ExportError::Io(std::io::Error::other(e.to_string())))?;
-            self.csv = Some(csv_writer());
-            return Ok(bytes);
-        }
-        Ok(std::mem::take(&mut self.buf))
-    }
+    buf.push(b'}');
+    Ok(())
 }
 
 /// UTF-8 without BOM, `;`-separated, CRLF line ends (RFC 4180), quoted only when needed.
@@ -571,6 +537,11 @@ fn csv_writer() -> csv::Writer<Vec<u8>> {
         .delimiter(b';')
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new())
+}
+
+fn csv_bytes(w: csv::Writer<Vec<u8>>) -> Result<Vec<u8>, ExportError> {
+    w.into_inner()
+        .map_err(|e| ExportError::Io(std::io::Error::other(e.to_string())))
 }
 
 fn csv_error(e: csv::Error) -> ExportError {
