@@ -1,12 +1,15 @@
 //! The published record of one school, and the rule that decides whether a newly observed
 //! value replaces the published one.
 
-use std::collections::BTreeMap;
+use std::{borrow::Cow, collections::BTreeMap, fmt};
 
-use serde::{Deserialize, Serialize};
+use serde::{
+    Deserialize, Deserializer, Serialize,
+    de::{MapAccess, Visitor},
+};
 use serde_json::Value;
 
-use super::catalog::Field;
+use super::catalog::{Catalog, Field};
 
 pub type ProvenanceId = i64;
 
@@ -14,10 +17,43 @@ pub type ProvenanceId = i64;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredValue(pub Value, pub ProvenanceId);
 
+/// A field's machine name: borrowed from the catalogue (no allocation per value, which matters
+/// at 65,000 schools × 30 fields), owned only for a name the catalogue no longer knows.
+pub type FieldName = Cow<'static, str>;
+
 /// `{machine name: stored value}` for every field of one school that has a value.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(transparent)]
-pub struct SchoolRecord(pub BTreeMap<String, StoredValue>);
+pub struct SchoolRecord(pub BTreeMap<FieldName, StoredValue>);
+
+/// The catalogue's own name for `name`, so that records share the catalogue's strings.
+pub fn field_name(name: &str) -> FieldName {
+    match Catalog::get().field(name) {
+        Some(f) => Cow::Borrowed(f.name),
+        None => Cow::Owned(name.to_owned()),
+    }
+}
+
+impl<'de> Deserialize<'de> for SchoolRecord {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct RecordVisitor;
+        impl<'de> Visitor<'de> for RecordVisitor {
+            type Value = SchoolRecord;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of field names to [value, provenance id]")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SchoolRecord, A::Error> {
+                let mut record = BTreeMap::new();
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    let value = map.next_value::<StoredValue>()?;
+                    record.insert(field_name(&key), value);
+                }
+                Ok(SchoolRecord(record))
+            }
+        }
+        d.deserialize_map(RecordVisitor)
+    }
+}
 
 /// Where a value comes from: enough to rank it against another value of the same field.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,13 +1,16 @@
 //! Publication of the open dataset: observed values become published values, and every
 //! publication that changes something is a new immutable dataset version with its changelog.
 
-use std::collections::{BTreeMap, HashMap};
+use std::{
+    borrow::Cow,
+    collections::{BTreeMap, BTreeSet, HashMap, HashSet},
+    sync::Arc,
+};
 
 use chrono::Utc;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-    sea_query::{Expr, ExprTrait, OnConflict, Query},
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -16,7 +19,7 @@ use crate::{
     db,
     domain::{
         catalog::Catalog,
-        record::{Origin, ProvenanceId, SchoolRecord, StoredValue, should_replace},
+        record::{FieldName, Origin, ProvenanceId, SchoolRecord, StoredValue, should_replace},
         text::fold,
         uai::Uai,
     },
@@ -52,136 +55,108 @@ pub struct PublishOutcome {
     pub values_changed: u64,
 }
 
-/// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's bind-parameter limits.
+/// Schools per chunk: one read and three writes each, one JSON document per write.
 const CHUNK: usize = 500;
+
+/// What the merge needs, shared read-only with the blocking threads that compute it.
+struct MergeContext {
+    origins: HashMap<ProvenanceId, Origin>,
+    /// The provenance of each millésime of this publication, created up front.
+    provenance_ids: HashMap<Option<String>, ProvenanceId>,
+    version: i32,
+}
+
+/// The rows one chunk of schools writes, and what it changed.
+#[derive(Default)]
+struct ChunkRows {
+    /// `[uai, millésime, {field: value}]`
+    observations: Vec<(String, String, String)>,
+    schools: Vec<school::Model>,
+    /// `[uai, record, changes]`; changes is `null` for a school this version creates.
+    revisions: Vec<(String, String, String)>,
+    used_provenances: HashSet<ProvenanceId>,
+    created: u64,
+    changed: u64,
+    values: u64,
+}
 
 /// Publishes observations in the caller's transaction. The caller owns the transaction so that
 /// the import record and the new version are written together or not at all.
+///
+/// Schools go through in chunks; the merge of a chunk (CPU: JSON and precedence rules) runs on
+/// a blocking thread while the previous chunk is written, so both cores work.
 pub async fn publish<C: ConnectionTrait>(
     txn: &C,
     publication: &Publication,
     observations: Vec<SchoolObservation>,
 ) -> Result<PublishOutcome, DbErr> {
     db::lock_publication(txn).await?;
-    let catalog = Catalog::get();
     let version = next_version(txn).await?;
-    let mut origins = load_origins(txn).await?;
-    let mut provenance_ids: HashMap<Option<String>, ProvenanceId> = HashMap::new();
     let now = Utc::now();
 
     // Group by school, earlier millésimes first, so that the latest is applied last.
     let mut by_school: BTreeMap<String, Vec<SchoolObservation>> = BTreeMap::new();
     for o in observations {
-        by_school
-            .entry(o.uai.as_str().to_owned())
-            .or_default()
-            .push(o);
+        by_school.entry(o.uai.as_str().to_owned()).or_default().push(o);
     }
     for list in by_school.values_mut() {
         list.sort_by(|a, b| a.millesime.cmp(&b.millesime));
     }
+    let millesimes: BTreeSet<Option<String>> =
+        by_school.values().flatten().map(|o| o.millesime.clone()).collect();
+
+    let mut origins = load_origins(txn).await?;
+    let provenance_ids = insert_provenances(txn, publication, &millesimes, now).await?;
+    for (millesime, id) in &provenance_ids {
+        origins.insert(
+            *id,
+            Origin {
+                source: publication.source.clone(),
+                millesime: millesime.clone(),
+                from_contribution: publication.submission_id.is_some(),
+            },
+        );
+    }
+    let ctx = Arc::new(MergeContext { origins, provenance_ids, version });
 
     let mut outcome = PublishOutcome::default();
-    let uais: Vec<String> = by_school.keys().cloned().collect();
-    for chunk in uais.chunks(CHUNK) {
+    let mut used: HashSet<ProvenanceId> = HashSet::new();
+    let mut schools = by_school.into_iter();
+    let mut pending: Option<ChunkRows> = None;
+    loop {
+        let chunk: Vec<(String, Vec<SchoolObservation>)> = schools.by_ref().take(CHUNK).collect();
+        if chunk.is_empty() {
+            break;
+        }
         let existing: HashMap<String, school::Model> = school::Entity::find()
-            .filter(school::Column::Uai.is_in(chunk.iter().cloned()))
+            .filter(school::Column::Uai.is_in(chunk.iter().map(|(u, _)| u.clone())))
             .all(txn)
             .await?
             .into_iter()
             .map(|s| (s.uai.clone(), s))
             .collect();
+        let merge_ctx = Arc::clone(&ctx);
+        let merge = tokio::task::spawn_blocking(move || merge_chunk(&merge_ctx, chunk, existing));
+        let write = write_rows(txn, publication, version, pending.take());
+        let (written, merged) = tokio::join!(write, merge);
+        written?;
+        let rows = merged.map_err(|e| DbErr::Custom(format!("merge task failed: {e}")))??;
+        outcome.schools_created += rows.created;
+        outcome.schools_changed += rows.changed;
+        outcome.values_changed += rows.values;
+        used.extend(rows.used_provenances.iter().copied());
+        pending = Some(rows);
+    }
+    write_rows(txn, publication, version, pending.take()).await?;
 
-        let mut observation_rows = Vec::new();
-        let mut school_rows = Vec::new();
-        let mut revision_rows = Vec::new();
-        for uai in chunk {
-            let current = existing.get(uai);
-            let mut record: SchoolRecord = match current {
-                Some(s) => serde_json::from_str(&s.data)
-                    .map_err(|e| DbErr::Custom(format!("corrupt record of {uai}: {e}")))?,
-                None => SchoolRecord::default(),
-            };
-            let mut changes: BTreeMap<String, Option<StoredValue>> = BTreeMap::new();
-            for obs in &by_school[uai] {
-                let raw: BTreeMap<&str, &Value> = obs.values.iter().map(|(f, v)| (*f, v)).collect();
-                observation_rows.push((
-                    uai.clone(),
-                    obs.millesime.clone().unwrap_or_default(),
-                    serde_json::to_string(&raw).map_err(|e| DbErr::Custom(e.to_string()))?,
-                ));
-                let new_origin = Origin {
-                    source: publication.source.clone(),
-                    millesime: obs.millesime.clone(),
-                    from_contribution: publication.submission_id.is_some(),
-                };
-                for (name, value) in &obs.values {
-                    let Some(field) = catalog.field(name) else {
-                        return Err(DbErr::Custom(format!("unknown catalogue field {name}")));
-                    };
-                    let replace = match record.0.get(*name) {
-                        None => true,
-                        Some(StoredValue(cur, pid)) => match origins.get(pid) {
-                            Some(cur_origin) => {
-                                should_replace(field, cur, cur_origin, value, &new_origin)
-                            }
-                            None => cur != value,
-                        },
-                    };
-                    if !replace {
-                        continue;
-                    }
-                    let pid = match provenance_ids.get(&obs.millesime) {
-                        Some(id) => *id,
-                        None => {
-                            let id =
-                                insert_provenance(txn, publication, &obs.millesime, now).await?;
-                            origins.insert(id, new_origin.clone());
-                            provenance_ids.insert(obs.millesime.clone(), id);
-                            id
-                        }
-                    };
-                    let previous = record
-                        .0
-                        .insert((*name).to_owned(), StoredValue(value.clone(), pid));
-                    // Keep the value as it was before this publication, not an intermediate one.
-                    changes.entry((*name).to_owned()).or_insert(previous);
-                }
-            }
-            // A value replaced and then restored within one publication is no change.
-            changes.retain(|name, before| {
-                before.as_ref().map(|b| &b.0) != record.0.get(name).map(|v| &v.0)
-            });
-            if changes.is_empty() {
-                continue;
-            }
-            outcome.values_changed += changes.len() as u64;
-            if current.is_some() {
-                outcome.schools_changed += 1;
-            } else {
-                outcome.schools_created += 1;
-            }
-            let data = serde_json::to_string(&record).map_err(|e| DbErr::Custom(e.to_string()))?;
-            let changes_json =
-                serde_json::to_string(&changes).map_err(|e| DbErr::Custom(e.to_string()))?;
-            revision_rows.push((uai.clone(), data.clone(), changes_json));
-            school_rows.push(school_row(
-                uai,
-                &record,
-                data,
-                version,
-                current.map_or(version, |s| s.created_version),
-            ));
-        }
-        write_observations(
-            txn,
-            &publication.source,
-            publication.import_id,
-            observation_rows,
-        )
-        .await?;
-        write_schools(txn, school_rows).await?;
-        write_revisions(txn, version, revision_rows).await?;
+    // Provenances of millésimes whose values all lost to better ones are not kept.
+    let unused: Vec<ProvenanceId> =
+        ctx.provenance_ids.values().copied().filter(|id| !used.contains(id)).collect();
+    for ids in unused.chunks(CHUNK) {
+        provenance::Entity::delete_many()
+            .filter(provenance::Column::Id.is_in(ids.iter().copied()))
+            .exec(txn)
+            .await?;
     }
 
     if outcome.values_changed > 0 {
@@ -200,6 +175,96 @@ pub async fn publish<C: ConnectionTrait>(
         outcome.version = Some(version);
     }
     Ok(outcome)
+}
+
+/// Applies the observations of a chunk of schools to their records: pure computation.
+fn merge_chunk(
+    ctx: &MergeContext,
+    chunk: Vec<(String, Vec<SchoolObservation>)>,
+    mut existing: HashMap<String, school::Model>,
+) -> Result<ChunkRows, DbErr> {
+    let catalog = Catalog::get();
+    let json_err = |e: serde_json::Error| DbErr::Custom(e.to_string());
+    let mut rows = ChunkRows::default();
+    for (uai, list) in chunk {
+        let current = existing.remove(&uai);
+        let mut record: SchoolRecord = match &current {
+            Some(s) => serde_json::from_str(&s.data)
+                .map_err(|e| DbErr::Custom(format!("corrupt record of {uai}: {e}")))?,
+            None => SchoolRecord::default(),
+        };
+        let creating = current.is_none();
+        let mut changes: BTreeMap<FieldName, Option<StoredValue>> = BTreeMap::new();
+        for obs in &list {
+            let raw: BTreeMap<&str, &Value> = obs.values.iter().map(|(f, v)| (*f, v)).collect();
+            rows.observations.push((
+                uai.clone(),
+                obs.millesime.clone().unwrap_or_default(),
+                serde_json::to_string(&raw).map_err(json_err)?,
+            ));
+            let pid = ctx.provenance_ids.get(&obs.millesime).copied().ok_or_else(|| {
+                DbErr::Custom(format!("no provenance for millésime {:?}", obs.millesime))
+            })?;
+            let Some(new_origin) = ctx.origins.get(&pid) else {
+                return Err(DbErr::Custom(format!("unknown provenance {pid}")));
+            };
+            for (name, value) in &obs.values {
+                let Some(field) = catalog.field(name) else {
+                    return Err(DbErr::Custom(format!("unknown catalogue field {name}")));
+                };
+                let replace = match record.0.get(field.name) {
+                    None => true,
+                    Some(StoredValue(cur, cur_pid)) => match ctx.origins.get(cur_pid) {
+                        Some(cur_origin) => should_replace(field, cur, cur_origin, value, new_origin),
+                        None => cur != value,
+                    },
+                };
+                if !replace {
+                    continue;
+                }
+                let key = Cow::Borrowed(field.name);
+                let previous = record.0.insert(key.clone(), StoredValue(value.clone(), pid));
+                if !creating {
+                    // Keep the value as it was before this publication, not an intermediate one.
+                    changes.entry(key).or_insert(previous);
+                }
+            }
+        }
+        let values = if creating {
+            record.0.len()
+        } else {
+            // A value replaced and then restored within one publication is no change.
+            changes.retain(|name, before| {
+                before.as_ref().map(|b| &b.0) != record.0.get(name).map(|v| &v.0)
+            });
+            changes.len()
+        };
+        if values == 0 {
+            continue;
+        }
+        rows.values += values as u64;
+        if creating {
+            rows.created += 1;
+        } else {
+            rows.changed += 1;
+        }
+        rows.used_provenances.extend(record.0.values().map(|v| v.1));
+        let data = serde_json::to_string(&record).map_err(json_err)?;
+        let changes_json = if creating {
+            "null".to_owned()
+        } else {
+            serde_json::to_string(&changes).map_err(json_err)?
+        };
+        rows.revisions.push((uai.clone(), data.clone(), changes_json));
+        rows.schools.push(school_row(
+            &uai,
+            &record,
+            data,
+            ctx.version,
+            current.map_or(ctx.version, |s| s.created_version),
+        ));
+    }
+    Ok(rows)
 }
 
 async fn next_version<C: ConnectionTrait>(txn: &C) -> Result<i32, DbErr> {
@@ -228,23 +293,47 @@ async fn load_origins<C: ConnectionTrait>(txn: &C) -> Result<HashMap<ProvenanceI
         .collect())
 }
 
-async fn insert_provenance<C: ConnectionTrait>(
+/// Creates one provenance per millésime, with ids chosen here so that thousands of them (an
+/// annuaire dates every row) go in a few statements. Safe because every writer of provenances
+/// holds the publication lock; PostgreSQL's sequence is moved past the ids taken.
+async fn insert_provenances<C: ConnectionTrait>(
     txn: &C,
     publication: &Publication,
-    millesime: &Option<String>,
+    millesimes: &BTreeSet<Option<String>>,
     now: chrono::DateTime<Utc>,
-) -> Result<ProvenanceId, DbErr> {
-    let res = provenance::Entity::insert(provenance::ActiveModel {
-        id: sea_orm::NotSet,
-        source: sea_orm::Set(publication.source.clone()),
-        millesime: sea_orm::Set(millesime.clone()),
-        import_id: sea_orm::Set(publication.import_id),
-        submission_id: sea_orm::Set(publication.submission_id),
-        recorded_at: sea_orm::Set(now),
-    })
-    .exec(txn)
-    .await?;
-    Ok(res.last_insert_id)
+) -> Result<HashMap<Option<String>, ProvenanceId>, DbErr> {
+    let max: Option<i64> = provenance::Entity::find()
+        .select_only()
+        .column_as(provenance::Column::Id.max(), "m")
+        .into_tuple::<Option<i64>>()
+        .one(txn)
+        .await?
+        .flatten();
+    let first = max.unwrap_or(0) + 1;
+    let ids: HashMap<Option<String>, ProvenanceId> =
+        millesimes.iter().cloned().zip(first..).collect();
+    let models: Vec<provenance::ActiveModel> = millesimes
+        .iter()
+        .zip(first..)
+        .map(|(m, id)| provenance::ActiveModel {
+            id: sea_orm::Set(id),
+            source: sea_orm::Set(publication.source.clone()),
+            millesime: sea_orm::Set(m.clone()),
+            import_id: sea_orm::Set(publication.import_id),
+            submission_id: sea_orm::Set(publication.submission_id),
+            recorded_at: sea_orm::Set(now),
+        })
+        .collect();
+    for chunk in models.chunks(CHUNK) {
+        provenance::Entity::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
+    }
+    if txn.get_database_backend() == DbBackend::Postgres && !millesimes.is_empty() {
+        txn.execute_unprepared(
+            "SELECT setval(pg_get_serial_sequence('provenances', 'id'), (SELECT max(id) FROM provenances))",
+        )
+        .await?;
+    }
+    Ok(ids)
 }
 
 fn school_row(
@@ -257,6 +346,7 @@ fn school_row(
     let name = record
         .str("appellation_officielle")
         .or_else(|| record.str("denomination"))
+        .or_else(|| record.str("libelle_nature"))
         .unwrap_or("")
         .to_owned();
     let s = |f: &str| record.str(f).map(str::to_owned);
@@ -279,95 +369,124 @@ fn school_row(
     }
 }
 
-async fn write_observations<C: ConnectionTrait>(
-    txn: &C,
-    source: &str,
-    import_id: Option<i64>,
-    rows: Vec<(String, String, String)>,
-) -> Result<(), DbErr> {
-    for chunk in rows.chunks(CHUNK) {
-        let mut stmt = Query::insert();
-        stmt.into_table("observations").columns([
-            "uai",
-            "source",
-            "millesime",
-            "import_id",
-            "data",
-        ]);
-        for (uai, millesime, data) in chunk {
-            stmt.values_panic([
-                uai.clone().into(),
-                source.into(),
-                millesime.clone().into(),
-                import_id.unwrap_or(0).into(),
-                data.clone().into(),
-            ]);
+/// `INSERT … SELECT` from one JSON array of rows (each row an array): one bind parameter per
+/// statement instead of one per cell, which sea-orm's multi-row inserts cost. `columns` are
+/// `(name, PostgreSQL type)`; a `$n` entry takes the n-th extra parameter instead of a JSON cell.
+fn bulk_insert_sql(backend: DbBackend, table: &str, columns: &[(&str, &str)], suffix: &str) -> String {
+    let names = columns.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", ");
+    let mut cell = 0;
+    let exprs: Vec<String> = columns
+        .iter()
+        .map(|(_, ty)| {
+            if let Some(n) = ty.strip_prefix('$') {
+                return match backend {
+                    DbBackend::Postgres => format!("${n}"),
+                    _ => format!("?{n}"),
+                };
+            }
+            let i = cell;
+            cell += 1;
+            match backend {
+                DbBackend::Postgres if *ty == "text" => format!("r->>{i}"),
+                DbBackend::Postgres => format!("(r->>{i})::{ty}"),
+                _ => format!("json_extract(value, '$[{i}]')"),
+            }
+        })
+        .collect();
+    let exprs = exprs.join(", ");
+    match backend {
+        DbBackend::Postgres => {
+            format!("INSERT INTO {table} ({names}) SELECT {exprs} FROM json_array_elements($1::json) AS r {suffix}")
         }
-        // An unchanged observation keeps the import that first brought it.
-        stmt.on_conflict(
-            OnConflict::columns(["uai", "source", "millesime"])
-                .update_columns(["data", "import_id"])
-                .action_and_where(ExprTrait::ne(
-                    Expr::col(("observations", "data")),
-                    Expr::col(("excluded", "data")),
-                ))
-                .to_owned(),
-        );
-        txn.execute(&stmt).await?;
+        // `WHERE true` lets SQLite tell the upsert clause from a join constraint.
+        _ => format!("INSERT INTO {table} ({names}) SELECT {exprs} FROM json_each(?1) WHERE true {suffix}"),
     }
-    Ok(())
 }
 
-async fn write_schools<C: ConnectionTrait>(txn: &C, rows: Vec<school::Model>) -> Result<(), DbErr> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let models: Vec<school::ActiveModel> = rows.into_iter().map(Into::into).collect();
-    school::Entity::insert_many(models)
-        .on_conflict(
-            OnConflict::column(school::Column::Uai)
-                .update_columns([
-                    school::Column::Name,
-                    school::Column::NameFolded,
-                    school::Column::TypeEtablissement,
-                    school::Column::Secteur,
-                    school::Column::Etat,
-                    school::Column::CodeCommune,
-                    school::Column::CodeDepartement,
-                    school::Column::CodeAcademie,
-                    school::Column::CodeRegion,
-                    school::Column::Latitude,
-                    school::Column::Longitude,
-                    school::Column::Data,
-                    school::Column::Version,
-                ])
-                .to_owned(),
-        )
-        .exec_without_returning(txn)
-        .await?;
-    Ok(())
-}
-
-async fn write_revisions<C: ConnectionTrait>(
+async fn write_rows<C: ConnectionTrait>(
     txn: &C,
+    publication: &Publication,
     version: i32,
-    rows: Vec<(String, String, String)>,
+    rows: Option<ChunkRows>,
 ) -> Result<(), DbErr> {
-    if rows.is_empty() {
-        return Ok(());
+    let Some(rows) = rows else { return Ok(()) };
+    let backend = txn.get_database_backend();
+    let json = |v: &dyn erased_json::Ser| v.to_json();
+    if !rows.observations.is_empty() {
+        // An unchanged observation keeps the import that first brought it.
+        let sql = bulk_insert_sql(
+            backend,
+            "observations",
+            &[("uai", "text"), ("millesime", "text"), ("data", "text"), ("source", "$2"), ("import_id", "$3")],
+            "ON CONFLICT (uai, source, millesime) DO UPDATE SET data = excluded.data, \
+             import_id = excluded.import_id WHERE observations.data <> excluded.data",
+        );
+        let params: Vec<sea_orm::Value> = vec![
+            json(&rows.observations)?.into(),
+            publication.source.clone().into(),
+            publication.import_id.unwrap_or(0).into(),
+        ];
+        txn.execute_raw(Statement::from_sql_and_values(backend, &sql, params)).await?;
     }
-    let models = rows
-        .into_iter()
-        .map(|(uai, data, changes)| school_revision::ActiveModel {
-            uai: sea_orm::Set(uai),
-            version: sea_orm::Set(version),
-            data: sea_orm::Set(data),
-            changes: sea_orm::Set(changes),
-        });
-    school_revision::Entity::insert_many(models)
-        .exec_without_returning(txn)
-        .await?;
+    if !rows.schools.is_empty() {
+        let cells: Vec<_> = rows
+            .schools
+            .iter()
+            .map(|s| {
+                (
+                    &s.uai, &s.name, &s.name_folded, &s.type_etablissement, &s.secteur, &s.etat,
+                    &s.code_commune, &s.code_departement, &s.code_academie, &s.code_region,
+                    s.latitude, s.longitude, &s.data, s.version, s.created_version,
+                )
+            })
+            .collect();
+        let sql = bulk_insert_sql(
+            backend,
+            "schools",
+            &[
+                ("uai", "text"), ("name", "text"), ("name_folded", "text"),
+                ("type_etablissement", "text"), ("secteur", "text"), ("etat", "text"),
+                ("code_commune", "text"), ("code_departement", "text"), ("code_academie", "text"),
+                ("code_region", "text"), ("latitude", "double precision"),
+                ("longitude", "double precision"), ("data", "text"), ("version", "integer"),
+                ("created_version", "integer"),
+            ],
+            "ON CONFLICT (uai) DO UPDATE SET name = excluded.name, \
+             name_folded = excluded.name_folded, type_etablissement = excluded.type_etablissement, \
+             secteur = excluded.secteur, etat = excluded.etat, code_commune = excluded.code_commune, \
+             code_departement = excluded.code_departement, code_academie = excluded.code_academie, \
+             code_region = excluded.code_region, latitude = excluded.latitude, \
+             longitude = excluded.longitude, data = excluded.data, version = excluded.version",
+        );
+        txn.execute_raw(Statement::from_sql_and_values(backend, &sql, [json(&cells)?.into()]))
+            .await?;
+    }
+    if !rows.revisions.is_empty() {
+        let sql = bulk_insert_sql(
+            backend,
+            "school_revisions",
+            &[("uai", "text"), ("data", "text"), ("changes", "text"), ("version", "$2")],
+            "",
+        );
+        let params: Vec<sea_orm::Value> = vec![json(&rows.revisions)?.into(), version.into()];
+        txn.execute_raw(Statement::from_sql_and_values(backend, &sql, params)).await?;
+    }
     Ok(())
+}
+
+/// Serialising the different row tuples through one closure.
+mod erased_json {
+    use sea_orm::DbErr;
+
+    pub trait Ser {
+        fn to_json(&self) -> Result<String, DbErr>;
+    }
+
+    impl<T: serde::Serialize> Ser for T {
+        fn to_json(&self) -> Result<String, DbErr> {
+            serde_json::to_string(self).map_err(|e| DbErr::Custom(e.to_string()))
+        }
+    }
 }
 
 /// The published versions, newest first.
@@ -418,10 +537,14 @@ pub async fn changes<C: ConnectionTrait>(
     for r in revisions {
         let record: SchoolRecord =
             serde_json::from_str(&r.data).map_err(|e| DbErr::Custom(e.to_string()))?;
-        let changes: BTreeMap<String, Option<StoredValue>> =
+        // `null`: the version created the school, every value is new.
+        let changes: Option<BTreeMap<String, Option<StoredValue>>> =
             serde_json::from_str(&r.changes).map_err(|e| DbErr::Custom(e.to_string()))?;
+        let changes = changes.unwrap_or_else(|| {
+            record.0.keys().map(|k| (k.clone().into_owned(), None)).collect()
+        });
         for (field, before) in changes {
-            let after = record.0.get(&field);
+            let after = record.0.get(field.as_str());
             out.push(Change {
                 uai: r.uai.clone(),
                 old: before.as_ref().map(|b| b.0.clone()),
