@@ -69,7 +69,6 @@ impl MigrationTrait for Migration {
                 .col(string_null("code_region"))
                 .col(double_null("latitude"))
                 .col(double_null("longitude"))
-                .col(text("data"))
                 .col(integer("version"))
                 .col(integer("created_version"))
                 .to_owned(),

@@ -18,10 +18,8 @@ pub struct Model {
     pub code_region: Option<String>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
-    /// The published record: `{field: [value, provenance id]}`.
-    #[sea_orm(column_type = "Text")]
-    pub data: String,
-    /// The dataset version that last changed this school.
+    /// The dataset version that last changed this school: its `school_revisions` row of that
+    /// version holds the published record.
     pub version: i32,
     pub created_version: i32,
 }

@@ -11,6 +11,7 @@ use chrono::Utc;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Statement,
+    sea_query::{Condition, Expr, ExprTrait, JoinType, Query},
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -60,6 +61,7 @@ const CHUNK: usize = 500;
 
 /// What the merge needs, shared read-only with the blocking threads that compute it.
 struct MergeContext {
+    source: String,
     origins: HashMap<ProvenanceId, Origin>,
     /// The provenance of each millésime of this publication, created up front.
     provenance_ids: HashMap<Option<String>, ProvenanceId>,
@@ -97,13 +99,19 @@ pub async fn publish<C: ConnectionTrait>(
     // Group by school, earlier millésimes first, so that the latest is applied last.
     let mut by_school: BTreeMap<String, Vec<SchoolObservation>> = BTreeMap::new();
     for o in observations {
-        by_school.entry(o.uai.as_str().to_owned()).or_default().push(o);
+        by_school
+            .entry(o.uai.as_str().to_owned())
+            .or_default()
+            .push(o);
     }
     for list in by_school.values_mut() {
         list.sort_by(|a, b| a.millesime.cmp(&b.millesime));
     }
-    let millesimes: BTreeSet<Option<String>> =
-        by_school.values().flatten().map(|o| o.millesime.clone()).collect();
+    let millesimes: BTreeSet<Option<String>> = by_school
+        .values()
+        .flatten()
+        .map(|o| o.millesime.clone())
+        .collect();
 
     let mut origins = load_origins(txn).await?;
     let provenance_ids = insert_provenances(txn, publication, &millesimes, now).await?;
@@ -117,7 +125,12 @@ pub async fn publish<C: ConnectionTrait>(
             },
         );
     }
-    let ctx = Arc::new(MergeContext { origins, provenance_ids, version });
+    let ctx = Arc::new(MergeContext {
+        source: publication.source.clone(),
+        origins,
+        provenance_ids,
+        version,
+    });
 
     let mut outcome = PublishOutcome::default();
     let mut used: HashSet<ProvenanceId> = HashSet::new();
@@ -128,13 +141,7 @@ pub async fn publish<C: ConnectionTrait>(
         if chunk.is_empty() {
             break;
         }
-        let existing: HashMap<String, school::Model> = school::Entity::find()
-            .filter(school::Column::Uai.is_in(chunk.iter().map(|(u, _)| u.clone())))
-            .all(txn)
-            .await?
-            .into_iter()
-            .map(|s| (s.uai.clone(), s))
-            .collect();
+        let existing = current_records(txn, chunk.iter().map(|(u, _)| u.clone())).await?;
         let merge_ctx = Arc::clone(&ctx);
         let merge = tokio::task::spawn_blocking(move || merge_chunk(&merge_ctx, chunk, existing));
         let write = write_rows(txn, publication, version, pending.take());
@@ -150,8 +157,12 @@ pub async fn publish<C: ConnectionTrait>(
     write_rows(txn, publication, version, pending.take()).await?;
 
     // Provenances of millésimes whose values all lost to better ones are not kept.
-    let unused: Vec<ProvenanceId> =
-        ctx.provenance_ids.values().copied().filter(|id| !used.contains(id)).collect();
+    let unused: Vec<ProvenanceId> = ctx
+        .provenance_ids
+        .values()
+        .copied()
+        .filter(|id| !used.contains(id))
+        .collect();
     for ids in unused.chunks(CHUNK) {
         provenance::Entity::delete_many()
             .filter(provenance::Column::Id.is_in(ids.iter().copied()))
@@ -181,7 +192,7 @@ pub async fn publish<C: ConnectionTrait>(
 fn merge_chunk(
     ctx: &MergeContext,
     chunk: Vec<(String, Vec<SchoolObservation>)>,
-    mut existing: HashMap<String, school::Model>,
+    mut existing: HashMap<String, CurrentRecord>,
 ) -> Result<ChunkRows, DbErr> {
     let catalog = Catalog::get();
     let json_err = |e: serde_json::Error| DbErr::Custom(e.to_string());
@@ -196,15 +207,13 @@ fn merge_chunk(
         let creating = current.is_none();
         let mut changes: BTreeMap<FieldName, Option<StoredValue>> = BTreeMap::new();
         for obs in &list {
-            let raw: BTreeMap<&str, &Value> = obs.values.iter().map(|(f, v)| (*f, v)).collect();
-            rows.observations.push((
-                uai.clone(),
-                obs.millesime.clone().unwrap_or_default(),
-                serde_json::to_string(&raw).map_err(json_err)?,
-            ));
-            let pid = ctx.provenance_ids.get(&obs.millesime).copied().ok_or_else(|| {
-                DbErr::Custom(format!("no provenance for millésime {:?}", obs.millesime))
-            })?;
+            let pid = ctx
+                .provenance_ids
+                .get(&obs.millesime)
+                .copied()
+                .ok_or_else(|| {
+                    DbErr::Custom(format!("no provenance for millésime {:?}", obs.millesime))
+                })?;
             let Some(new_origin) = ctx.origins.get(&pid) else {
                 return Err(DbErr::Custom(format!("unknown provenance {pid}")));
             };
@@ -215,7 +224,9 @@ fn merge_chunk(
                 let replace = match record.0.get(field.name) {
                     None => true,
                     Some(StoredValue(cur, cur_pid)) => match ctx.origins.get(cur_pid) {
-                        Some(cur_origin) => should_replace(field, cur, cur_origin, value, new_origin),
+                        Some(cur_origin) => {
+                            should_replace(field, cur, cur_origin, value, new_origin)
+                        }
                         None => cur != value,
                     },
                 };
@@ -223,11 +234,37 @@ fn merge_chunk(
                     continue;
                 }
                 let key = Cow::Borrowed(field.name);
-                let previous = record.0.insert(key.clone(), StoredValue(value.clone(), pid));
+                let previous = record
+                    .0
+                    .insert(key.clone(), StoredValue(value.clone(), pid));
                 if !creating {
                     // Keep the value as it was before this publication, not an intermediate one.
                     changes.entry(key).or_insert(previous);
                 }
+            }
+        }
+        let publication_source = &ctx.source;
+        // What a source said that is not what is published (an earlier millésime, a value a
+        // higher-ranked source overrides) is kept as an observation; what is published lives
+        // in the revisions already.
+        for obs in &list {
+            // Published as observed: same value, same source and millésime (perhaps from an
+            // earlier import of the same file).
+            let published = obs.values.iter().all(|(f, v)| {
+                record.0.get(*f).is_some_and(|s| {
+                    &s.0 == v
+                        && ctx.origins.get(&s.1).is_some_and(|o| {
+                            &o.source == publication_source && o.millesime == obs.millesime
+                        })
+                })
+            });
+            if !published {
+                let raw: BTreeMap<&str, &Value> = obs.values.iter().map(|(f, v)| (*f, v)).collect();
+                rows.observations.push((
+                    uai.clone(),
+                    obs.millesime.clone().unwrap_or_default(),
+                    serde_json::to_string(&raw).map_err(json_err)?,
+                ));
             }
         }
         let values = if creating {
@@ -255,16 +292,55 @@ fn merge_chunk(
         } else {
             serde_json::to_string(&changes).map_err(json_err)?
         };
-        rows.revisions.push((uai.clone(), data.clone(), changes_json));
+        rows.revisions.push((uai.clone(), data, changes_json));
         rows.schools.push(school_row(
             &uai,
             &record,
-            data,
             ctx.version,
             current.map_or(ctx.version, |s| s.created_version),
         ));
     }
     Ok(rows)
+}
+
+/// The published record of a school (its revision at the version that last changed it).
+pub struct CurrentRecord {
+    pub data: String,
+    pub created_version: i32,
+}
+
+/// The published records of the given schools, the unknown ones left out.
+pub async fn current_records<C: ConnectionTrait>(
+    db: &C,
+    uais: impl IntoIterator<Item = String>,
+) -> Result<HashMap<String, CurrentRecord>, DbErr> {
+    let q = Query::select()
+        .column(("s", "uai"))
+        .column(("s", "created_version"))
+        .column(("r", "data"))
+        .from_as("schools", "s")
+        .join_as(
+            JoinType::InnerJoin,
+            "school_revisions",
+            "r",
+            Condition::all()
+                .add(Expr::col(("r", "uai")).equals(("s", "uai")))
+                .add(Expr::col(("r", "version")).equals(("s", "version"))),
+        )
+        .and_where(Expr::col(("s", "uai")).is_in(uais))
+        .to_owned();
+    let mut out = HashMap::new();
+    for row in db.query_all(&q).await? {
+        let uai: String = row.try_get("", "uai")?;
+        out.insert(
+            uai,
+            CurrentRecord {
+                data: row.try_get("", "data")?,
+                created_version: row.try_get("", "created_version")?,
+            },
+        );
+    }
+    Ok(out)
 }
 
 async fn next_version<C: ConnectionTrait>(txn: &C) -> Result<i32, DbErr> {
@@ -325,7 +401,9 @@ async fn insert_provenances<C: ConnectionTrait>(
         })
         .collect();
     for chunk in models.chunks(CHUNK) {
-        provenance::Entity::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
+        provenance::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(txn)
+            .await?;
     }
     if txn.get_database_backend() == DbBackend::Postgres && !millesimes.is_empty() {
         txn.execute_unprepared(
@@ -339,7 +417,6 @@ async fn insert_provenances<C: ConnectionTrait>(
 fn school_row(
     uai: &str,
     record: &SchoolRecord,
-    data: String,
     version: i32,
     created_version: i32,
 ) -> school::Model {
@@ -363,43 +440,78 @@ fn school_row(
         code_region: s("code_region"),
         latitude: record.f64("latitude"),
         longitude: record.f64("longitude"),
-        data,
         version,
         created_version,
     }
 }
 
-/// `INSERT … SELECT` from one JSON array of rows (each row an array): one bind parameter per
-/// statement instead of one per cell, which sea-orm's multi-row inserts cost. `columns` are
-/// `(name, PostgreSQL type)`; a `$n` entry takes the n-th extra parameter instead of a JSON cell.
-fn bulk_insert_sql(backend: DbBackend, table: &str, columns: &[(&str, &str)], suffix: &str) -> String {
-    let names = columns.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", ");
-    let mut cell = 0;
-    let exprs: Vec<String> = columns
+/// One multi-row insert. SQLite: `VALUES (?, …), …` with every cell bound (no parsing on the
+/// database side). PostgreSQL: one `jsonb` array of rows unpacked by `jsonb_array_elements`,
+/// one bind parameter per statement (sea-query cannot bind arrays holding NULLs, which rules
+/// out `UNNEST`); `jsonb` is parsed once, where `json ->>` would parse each row per column.
+/// `columns` are `(name, PostgreSQL type)`.
+async fn bulk_insert<C: ConnectionTrait>(
+    txn: &C,
+    table: &str,
+    columns: &[(&str, &str)],
+    rows: Vec<Vec<Value>>,
+    suffix: &str,
+) -> Result<(), DbErr> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let backend = txn.get_database_backend();
+    let names = columns
         .iter()
-        .map(|(_, ty)| {
-            if let Some(n) = ty.strip_prefix('$') {
-                return match backend {
-                    DbBackend::Postgres => format!("${n}"),
-                    _ => format!("?{n}"),
-                };
-            }
-            let i = cell;
-            cell += 1;
-            match backend {
-                DbBackend::Postgres if *ty == "text" => format!("r->>{i}"),
-                DbBackend::Postgres => format!("(r->>{i})::{ty}"),
-                _ => format!("json_extract(value, '$[{i}]')"),
-            }
-        })
-        .collect();
-    let exprs = exprs.join(", ");
-    match backend {
+        .map(|(c, _)| *c)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (sql, params): (String, Vec<sea_orm::Value>) = match backend {
         DbBackend::Postgres => {
-            format!("INSERT INTO {table} ({names}) SELECT {exprs} FROM json_array_elements($1::json) AS r {suffix}")
+            let exprs = columns
+                .iter()
+                .enumerate()
+                .map(|(i, (_, ty))| {
+                    if *ty == "text" {
+                        format!("r->>{i}")
+                    } else {
+                        format!("(r->>{i})::{ty}")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let doc = serde_json::to_string(&rows).map_err(|e| DbErr::Custom(e.to_string()))?;
+            (
+                format!(
+                    "INSERT INTO {table} ({names}) SELECT {exprs} \
+                     FROM jsonb_array_elements($1::jsonb) AS r {suffix}"
+                ),
+                vec![doc.into()],
+            )
         }
-        // `WHERE true` lets SQLite tell the upsert clause from a join constraint.
-        _ => format!("INSERT INTO {table} ({names}) SELECT {exprs} FROM json_each(?1) WHERE true {suffix}"),
+        _ => {
+            let one = format!("({})", vec!["?"; columns.len()].join(", "));
+            let values = vec![one.as_str(); rows.len()].join(", ");
+            let params = rows.into_iter().flatten().map(json_to_sql).collect();
+            (
+                format!("INSERT INTO {table} ({names}) VALUES {values} {suffix}"),
+                params,
+            )
+        }
+    };
+    txn.execute_raw(Statement::from_sql_and_values(backend, &sql, params))
+        .await?;
+    Ok(())
+}
+
+fn json_to_sql(v: Value) -> sea_orm::Value {
+    match v {
+        Value::Null => sea_orm::Value::String(None),
+        Value::String(s) => s.into(),
+        Value::Number(n) if n.is_i64() => n.as_i64().into(),
+        Value::Number(n) => n.as_f64().into(),
+        Value::Bool(b) => b.into(),
+        other => other.to_string().into(),
     }
 }
 
@@ -410,83 +522,102 @@ async fn write_rows<C: ConnectionTrait>(
     rows: Option<ChunkRows>,
 ) -> Result<(), DbErr> {
     let Some(rows) = rows else { return Ok(()) };
-    let backend = txn.get_database_backend();
-    let json = |v: &dyn erased_json::Ser| v.to_json();
-    if !rows.observations.is_empty() {
-        // An unchanged observation keeps the import that first brought it.
-        let sql = bulk_insert_sql(
-            backend,
-            "observations",
-            &[("uai", "text"), ("millesime", "text"), ("data", "text"), ("source", "$2"), ("import_id", "$3")],
-            "ON CONFLICT (uai, source, millesime) DO UPDATE SET data = excluded.data, \
-             import_id = excluded.import_id WHERE observations.data <> excluded.data",
-        );
-        let params: Vec<sea_orm::Value> = vec![
-            json(&rows.observations)?.into(),
-            publication.source.clone().into(),
-            publication.import_id.unwrap_or(0).into(),
-        ];
-        txn.execute_raw(Statement::from_sql_and_values(backend, &sql, params)).await?;
-    }
-    if !rows.schools.is_empty() {
-        let cells: Vec<_> = rows
-            .schools
-            .iter()
-            .map(|s| {
-                (
-                    &s.uai, &s.name, &s.name_folded, &s.type_etablissement, &s.secteur, &s.etat,
-                    &s.code_commune, &s.code_departement, &s.code_academie, &s.code_region,
-                    s.latitude, s.longitude, &s.data, s.version, s.created_version,
-                )
+    let source = Value::from(publication.source.clone());
+    let import_id = Value::from(publication.import_id.unwrap_or(0));
+    // An unchanged observation keeps the import that first brought it.
+    bulk_insert(
+        txn,
+        "observations",
+        &[
+            ("uai", "text"),
+            ("millesime", "text"),
+            ("data", "text"),
+            ("source", "text"),
+            ("import_id", "bigint"),
+        ],
+        rows.observations
+            .into_iter()
+            .map(|(u, m, d)| {
+                vec![
+                    u.into(),
+                    m.into(),
+                    d.into(),
+                    source.clone(),
+                    import_id.clone(),
+                ]
             })
-            .collect();
-        let sql = bulk_insert_sql(
-            backend,
-            "schools",
-            &[
-                ("uai", "text"), ("name", "text"), ("name_folded", "text"),
-                ("type_etablissement", "text"), ("secteur", "text"), ("etat", "text"),
-                ("code_commune", "text"), ("code_departement", "text"), ("code_academie", "text"),
-                ("code_region", "text"), ("latitude", "double precision"),
-                ("longitude", "double precision"), ("data", "text"), ("version", "integer"),
-                ("created_version", "integer"),
-            ],
-            "ON CONFLICT (uai) DO UPDATE SET name = excluded.name, \
-             name_folded = excluded.name_folded, type_etablissement = excluded.type_etablissement, \
-             secteur = excluded.secteur, etat = excluded.etat, code_commune = excluded.code_commune, \
-             code_departement = excluded.code_departement, code_academie = excluded.code_academie, \
-             code_region = excluded.code_region, latitude = excluded.latitude, \
-             longitude = excluded.longitude, data = excluded.data, version = excluded.version",
-        );
-        txn.execute_raw(Statement::from_sql_and_values(backend, &sql, [json(&cells)?.into()]))
-            .await?;
-    }
-    if !rows.revisions.is_empty() {
-        let sql = bulk_insert_sql(
-            backend,
-            "school_revisions",
-            &[("uai", "text"), ("data", "text"), ("changes", "text"), ("version", "$2")],
-            "",
-        );
-        let params: Vec<sea_orm::Value> = vec![json(&rows.revisions)?.into(), version.into()];
-        txn.execute_raw(Statement::from_sql_and_values(backend, &sql, params)).await?;
-    }
-    Ok(())
-}
-
-/// Serialising the different row tuples through one closure.
-mod erased_json {
-    use sea_orm::DbErr;
-
-    pub trait Ser {
-        fn to_json(&self) -> Result<String, DbErr>;
-    }
-
-    impl<T: serde::Serialize> Ser for T {
-        fn to_json(&self) -> Result<String, DbErr> {
-            serde_json::to_string(self).map_err(|e| DbErr::Custom(e.to_string()))
-        }
-    }
+            .collect(),
+        "ON CONFLICT (uai, source, millesime) DO UPDATE SET data = excluded.data, \
+         import_id = excluded.import_id WHERE observations.data <> excluded.data",
+    )
+    .await?;
+    let opt = |v: Option<String>| v.map_or(Value::Null, Value::from);
+    let num = |v: Option<f64>| v.map_or(Value::Null, Value::from);
+    bulk_insert(
+        txn,
+        "schools",
+        &[
+            ("uai", "text"),
+            ("name", "text"),
+            ("name_folded", "text"),
+            ("type_etablissement", "text"),
+            ("secteur", "text"),
+            ("etat", "text"),
+            ("code_commune", "text"),
+            ("code_departement", "text"),
+            ("code_academie", "text"),
+            ("code_region", "text"),
+            ("latitude", "double precision"),
+            ("longitude", "double precision"),
+            ("version", "integer"),
+            ("created_version", "integer"),
+        ],
+        rows.schools
+            .into_iter()
+            .map(|s| {
+                vec![
+                    s.uai.into(),
+                    s.name.into(),
+                    s.name_folded.into(),
+                    opt(s.type_etablissement),
+                    opt(s.secteur),
+                    opt(s.etat),
+                    opt(s.code_commune),
+                    opt(s.code_departement),
+                    opt(s.code_academie),
+                    opt(s.code_region),
+                    num(s.latitude),
+                    num(s.longitude),
+                    s.version.into(),
+                    s.created_version.into(),
+                ]
+            })
+            .collect(),
+        "ON CONFLICT (uai) DO UPDATE SET name = excluded.name, \
+         name_folded = excluded.name_folded, type_etablissement = excluded.type_etablissement, \
+         secteur = excluded.secteur, etat = excluded.etat, code_commune = excluded.code_commune, \
+         code_departement = excluded.code_departement, code_academie = excluded.code_academie, \
+         code_region = excluded.code_region, latitude = excluded.latitude, \
+         longitude = excluded.longitude, version = excluded.version",
+    )
+    .await?;
+    let version = Value::from(version);
+    bulk_insert(
+        txn,
+        "school_revisions",
+        &[
+            ("uai", "text"),
+            ("data", "text"),
+            ("changes", "text"),
+            ("version", "integer"),
+        ],
+        rows.revisions
+            .into_iter()
+            .map(|(u, d, c)| vec![u.into(), d.into(), c.into(), version.clone()])
+            .collect(),
+        "",
+    )
+    .await
 }
 
 /// The published versions, newest first.
@@ -541,7 +672,11 @@ pub async fn changes<C: ConnectionTrait>(
         let changes: Option<BTreeMap<String, Option<StoredValue>>> =
             serde_json::from_str(&r.changes).map_err(|e| DbErr::Custom(e.to_string()))?;
         let changes = changes.unwrap_or_else(|| {
-            record.0.keys().map(|k| (k.clone().into_owned(), None)).collect()
+            record
+                .0
+                .keys()
+                .map(|k| (k.clone().into_owned(), None))
+                .collect()
         });
         for (field, before) in changes {
             let after = record.0.get(field.as_str());

@@ -17,8 +17,9 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures_util::{Stream, StreamExt, TryStreamExt, future, stream};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, ExprTrait, Func, Query},
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+    sea_query::{Condition, Expr, ExprTrait, Func, JoinType, Order, Query},
 };
 use serde_json::{Value, json};
 use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
@@ -28,7 +29,7 @@ use crate::{
         catalog::Catalog,
         export::{self, ExportFormat, ExportRow, LICENCE_SPDX, LICENCE_TITLE, LICENCE_URL},
     },
-    entities::{dataset_version, school, school_revision},
+    entities::{dataset_version, school_revision},
     error::AppError,
 };
 
@@ -303,20 +304,39 @@ async fn fetch_batch(
     if !snapshot.is_latest {
         return revisions_as_of(db, n, RevisionFilter::After(after)).await;
     }
-    let mut q = school::Entity::find()
-        .select_only()
-        .columns([
-            school::Column::Uai,
-            school::Column::Data,
-            school::Column::Version,
-        ])
-        .filter(school::Column::CreatedVersion.lte(n))
-        .order_by_asc(school::Column::Uai)
-        .limit(BATCH);
+    // The published record is the revision at the version that last changed the school.
+    let mut q = Query::select()
+        .column(("s", "uai"))
+        .column(("r", "data"))
+        .column(("s", "version"))
+        .from_as("schools", "s")
+        .join_as(
+            JoinType::InnerJoin,
+            "school_revisions",
+            "r",
+            Condition::all()
+                .add(Expr::col(("r", "uai")).equals(("s", "uai")))
+                .add(Expr::col(("r", "version")).equals(("s", "version"))),
+        )
+        .and_where(Expr::col(("s", "created_version")).lte(n))
+        .order_by(("s", "uai"), Order::Asc)
+        .limit(BATCH)
+        .to_owned();
     if let Some(after) = after {
-        q = q.filter(school::Column::Uai.gt(after));
+        q.and_where(Expr::col(("s", "uai")).gt(after));
     }
-    let rows: Vec<(String, String, i32)> = q.into_tuple().all(db).await?;
+    let rows: Vec<(String, String, i32)> = db
+        .query_all(&q)
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok((
+                r.try_get("", "uai")?,
+                r.try_get("", "data")?,
+                r.try_get("", "version")?,
+            ))
+        })
+        .collect::<Result<_, DbErr>>()?;
     // Schools changed by a publication that committed after the export started.
     let newer: Vec<String> = rows
         .iter()

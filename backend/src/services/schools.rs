@@ -13,14 +13,17 @@ use serde_json::Value;
 use crate::{
     domain::{
         catalog::{Catalog, Theme},
-        record::SchoolRecord,
+        record::{SchoolRecord, StoredValue},
         territory::{AcademieCode, CommuneCode, DepartementCode, RegionCode},
         text::fold,
         uai::Uai,
     },
-    entities::{commune, observation, school},
+    entities::{commune, observation, school, school_revision},
     error::Violation,
-    services::provenance::{self, ProvenanceView},
+    services::{
+        datasets,
+        provenance::{self, ProvenanceView},
+    },
 };
 
 /// Search filters, all optional and combined with AND.
@@ -268,15 +271,32 @@ pub struct SchoolDetail {
     /// Theme → field → published value with its provenance. Every theme is present, empty
     /// when nothing is known, so that what is missing shows.
     pub themes: BTreeMap<&'static str, BTreeMap<&'static str, PublishedValue>>,
-    /// Every observation of every source and millésime, the published ones and the history.
-    pub observations: Vec<ObservationView>,
+    /// Earlier published values, newest first: what each version replaced, with its provenance.
+    pub history: Vec<HistoryEntry>,
+    /// What a source said that is not published: an earlier millésime, a value a higher-ranked
+    /// source overrides, an undated value that a dated one outranks.
+    pub other_observations: Vec<ObservationView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    pub field: String,
+    pub value: Value,
+    pub provenance: Option<ProvenanceView>,
+    /// The dataset version that replaced this value.
+    pub replaced_in_version: i32,
 }
 
 pub async fn get<C: ConnectionTrait>(db: &C, uai: &Uai) -> Result<Option<SchoolDetail>, DbErr> {
     let Some(s) = school::Entity::find_by_id(uai.as_str()).one(db).await? else {
         return Ok(None);
     };
-    let record: SchoolRecord = serde_json::from_str(&s.data)
+    let data = datasets::current_records(db, [s.uai.clone()])
+        .await?
+        .remove(&s.uai)
+        .ok_or_else(|| DbErr::Custom(format!("no revision for the record of {}", s.uai)))?
+        .data;
+    let record: SchoolRecord = serde_json::from_str(&data)
         .map_err(|e| DbErr::Custom(format!("corrupt record of {}: {e}", s.uai)))?;
     let provs = provenance::describe(db, record.0.values().map(|v| v.1)).await?;
     let catalog = Catalog::get();
@@ -296,6 +316,33 @@ pub async fn get<C: ConnectionTrait>(db: &C, uai: &Uai) -> Result<Option<SchoolD
             );
         }
     }
+    let mut history = Vec::new();
+    let revisions = school_revision::Entity::find()
+        .filter(school_revision::Column::Uai.eq(uai.as_str()))
+        .order_by_desc(school_revision::Column::Version)
+        .all(db)
+        .await?;
+    for r in revisions {
+        // `null`: the revision that created the school replaced nothing.
+        let changes: Option<BTreeMap<String, Option<StoredValue>>> =
+            serde_json::from_str(&r.changes)
+                .map_err(|e| DbErr::Custom(format!("corrupt revision of {}: {e}", s.uai)))?;
+        for (field, before) in changes.unwrap_or_default() {
+            if let Some(StoredValue(value, pid)) = before {
+                history.push((field, value, pid, r.version));
+            }
+        }
+    }
+    let history_provs = provenance::describe(db, history.iter().map(|h| h.2)).await?;
+    let history = history
+        .into_iter()
+        .map(|(field, value, pid, version)| HistoryEntry {
+            field,
+            value,
+            provenance: history_provs.get(&pid).cloned(),
+            replaced_in_version: version,
+        })
+        .collect();
     let observations = observation::Entity::find()
         .filter(observation::Column::Uai.eq(uai.as_str()))
         .order_by_asc(observation::Column::Source)
@@ -316,7 +363,8 @@ pub async fn get<C: ConnectionTrait>(db: &C, uai: &Uai) -> Result<Option<SchoolD
         version: s.version,
         created_version: s.created_version,
         themes,
-        observations,
+        history,
+        other_observations: observations,
     }))
 }
 

@@ -117,16 +117,15 @@ async fn school_detail_groups_fields_by_theme_with_provenance() {
     assert_eq!(terminals["provenance"]["millesime"], "2019");
     // Themes without data are present and empty, so that what is missing shows.
     assert_eq!(body["themes"]["byod"], json!({}));
-    // The earlier millésime stays as history.
-    let etic: Vec<&Value> = body["observations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|o| o["source"] == "etic")
-        .collect();
-    assert_eq!(etic.len(), 2);
-    assert_eq!(etic[0]["millesime"], "2018");
-    assert_eq!(etic[0]["values"]["nb_terminaux"], 150);
+    // The earlier millésime stays as history, with its provenance and the version that
+    // replaced it.
+    let history = body["history"].as_array().unwrap();
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert_eq!(history[0]["field"], "nb_terminaux");
+    assert_eq!(history[0]["value"], 150);
+    assert_eq!(history[0]["provenance"]["millesime"], "2018");
+    assert_eq!(history[0]["replaced_in_version"], 3);
+    assert_eq!(body["other_observations"], json!([]));
 }
 
 #[tokio::test]
