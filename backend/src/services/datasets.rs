@@ -59,6 +59,9 @@ pub struct PublishOutcome {
 /// Schools per chunk: one read and three writes each, one JSON document per write.
 const CHUNK: usize = 500;
 
+/// Schools written by one publication above which PostgreSQL's statistics are refreshed.
+const ANALYZE_AFTER: u64 = 5_000;
+
 /// What the merge needs, shared read-only with the blocking threads that compute it.
 struct MergeContext {
     source: String,
@@ -170,6 +173,14 @@ pub async fn publish<C: ConnectionTrait>(
             .await?;
     }
 
+    // After a bulk load PostgreSQL's planner has no statistics until autovacuum comes by, and
+    // picks whole-table scans for the exports' primary-key lookups meanwhile.
+    if txn.get_database_backend() == DbBackend::Postgres
+        && outcome.schools_created + outcome.schools_changed >= ANALYZE_AFTER
+    {
+        txn.execute_unprepared("ANALYZE schools, school_revisions")
+            .await?;
+    }
     if outcome.values_changed > 0 {
         dataset_version::Entity::insert(dataset_version::ActiveModel {
             version: sea_orm::Set(version),

@@ -17,9 +17,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures_util::{Stream, StreamExt, TryStreamExt, future, stream};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-    sea_query::{Condition, Expr, ExprTrait, Func, JoinType, Order, Query},
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait, Func, Query},
 };
 use serde_json::{Value, json};
 use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
@@ -29,7 +28,7 @@ use crate::{
         catalog::Catalog,
         export::{self, ExportFormat, ExportRow, LICENCE_SPDX, LICENCE_TITLE, LICENCE_URL},
     },
-    entities::{dataset_version, school_revision},
+    entities::{dataset_version, school, school_revision},
     error::AppError,
 };
 
@@ -304,39 +303,45 @@ async fn fetch_batch(
     if !snapshot.is_latest {
         return revisions_as_of(db, n, RevisionFilter::After(after)).await;
     }
-    // The published record is the revision at the version that last changed the school.
-    let mut q = Query::select()
-        .column(("s", "uai"))
-        .column(("r", "data"))
-        .column(("s", "version"))
-        .from_as("schools", "s")
-        .join_as(
-            JoinType::InnerJoin,
-            "school_revisions",
-            "r",
-            Condition::all()
-                .add(Expr::col(("r", "uai")).equals(("s", "uai")))
-                .add(Expr::col(("r", "version")).equals(("s", "version"))),
-        )
-        .and_where(Expr::col(("s", "created_version")).lte(n))
-        .order_by(("s", "uai"), Order::Asc)
-        .limit(BATCH)
-        .to_owned();
+    // The published record is the revision at the version that last changed the school:
+    // the batch's (uai, version) first, then those revisions by primary key. (A join, batch
+    // after batch, is planned as a hash join over whole tables by PostgreSQL.)
+    let mut q = school::Entity::find()
+        .select_only()
+        .columns([school::Column::Uai, school::Column::Version])
+        .filter(school::Column::CreatedVersion.lte(n))
+        .order_by_asc(school::Column::Uai)
+        .limit(BATCH);
     if let Some(after) = after {
-        q.and_where(Expr::col(("s", "uai")).gt(after));
+        q = q.filter(school::Column::Uai.gt(after));
     }
-    let rows: Vec<(String, String, i32)> = db
-        .query_all(&q)
-        .await?
+    let keys: Vec<(String, i32)> = q.into_tuple().all(db).await?;
+    let versions: std::collections::BTreeSet<i32> = keys.iter().map(|(_, v)| *v).collect();
+    let mut data: std::collections::HashMap<(String, i32), String> =
+        school_revision::Entity::find()
+            .select_only()
+            .columns([
+                school_revision::Column::Uai,
+                school_revision::Column::Version,
+                school_revision::Column::Data,
+            ])
+            .filter(school_revision::Column::Uai.is_in(keys.iter().map(|(u, _)| u.clone())))
+            .filter(school_revision::Column::Version.is_in(versions))
+            .into_tuple::<(String, i32, String)>()
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|(u, v, d)| ((u, v), d))
+            .collect();
+    let rows: Vec<(String, String, i32)> = keys
         .into_iter()
-        .map(|r| {
-            Ok((
-                r.try_get("", "uai")?,
-                r.try_get("", "data")?,
-                r.try_get("", "version")?,
-            ))
+        .map(|(u, v)| match data.remove(&(u.clone(), v)) {
+            Some(d) => Ok((u, d, v)),
+            None => Err(DbErr::Custom(format!(
+                "no revision {v} for the record of {u}"
+            ))),
         })
-        .collect::<Result<_, DbErr>>()?;
+        .collect::<Result<_, _>>()?;
     // Schools changed by a publication that committed after the export started.
     let newer: Vec<String> = rows
         .iter()
