@@ -3,6 +3,7 @@
 //! depending on `DATABASE_URL`.
 
 mod exports;
+mod first_start;
 mod health;
 mod imports;
 mod schools;
