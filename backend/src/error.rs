@@ -98,7 +98,8 @@ impl IntoResponse for AppError {
                     )
                 }
             };
-        let kind = format!("https://ecarto.example/problems/{kind}");
+        // A relative reference (RFC 9457 §4.1): resolved against wherever the platform is served.
+        let kind = format!("/problems/{kind}");
         let body = Problem {
             kind: &kind,
             title: &title,

@@ -9,7 +9,10 @@ async fn first_start_loads_the_real_sample_and_every_documented_endpoint_answers
     let app = TestApp::new().await;
     let db = &app.state.db;
     assert!(territories::ensure_loaded(db).await.unwrap().is_some());
-    let summary = seed::sample_if_empty(db).await.unwrap().expect("sample loaded");
+    let summary = seed::sample_if_empty(db)
+        .await
+        .unwrap()
+        .expect("sample loaded");
     assert_eq!(summary.lines.len(), 4, "{:?}", summary.lines);
     // A restart, or a database with data, is left alone.
     assert!(seed::sample_if_empty(db).await.unwrap().is_none());
@@ -19,9 +22,15 @@ async fn first_start_loads_the_real_sample_and_every_documented_endpoint_answers
     // 993 + 613 schools of 35 and 94, one more collège from the géolocalisation file, and
     // 176 second-degree schools of the académie de Montpellier known from ETIC only.
     assert_eq!(body["total"], 993 + 613 + 1 + 176);
-    assert_eq!(app.get("/api/v1/datasets/versions").await.json()["latest"], 4);
+    assert_eq!(
+        app.get("/api/v1/datasets/versions").await.json()["latest"],
+        4
+    );
     // ETIC schools are placed in their académie, since territories came first.
-    let montpellier = app.get("/api/v1/schools?academie=11&per_page=1").await.json();
+    let montpellier = app
+        .get("/api/v1/schools?academie=11&per_page=1")
+        .await
+        .json();
     assert_eq!(montpellier["total"], 176);
     let rennes = app.get("/api/v1/territories/academie/14").await.json();
     assert_eq!(rennes["name"], "Rennes");
@@ -40,9 +49,17 @@ async fn first_start_loads_the_real_sample_and_every_documented_endpoint_answers
         assert_eq!(res.status, StatusCode::OK, "{uri}: {}", res.text());
     }
     // The School schema lists every catalogue field.
-    let school = doc["components"]["schemas"]["School"]["properties"].as_object().unwrap();
-    assert_eq!(school.len(), ecarto::domain::catalog::Catalog::get().fields().len());
-    assert_eq!(school["wifi"]["enum"], serde_json::json!(["permanent", "borne_mobile", "non"]));
+    let school = doc["components"]["schemas"]["School"]["properties"]
+        .as_object()
+        .unwrap();
+    assert_eq!(
+        school.len(),
+        ecarto::domain::catalog::Catalog::get().fields().len()
+    );
+    assert_eq!(
+        school["wifi"]["enum"],
+        serde_json::json!(["permanent", "borne_mobile", "non"])
+    );
 
     // The landing page links to the API.
     let home = app.get("/").await;
