@@ -191,7 +191,12 @@ pub fn document(base_url: &str) -> Value {
                 "themes": {"type": "object", "description": "thème → champ → {value, label, provenance}", "additionalProperties": {"type": "object", "additionalProperties": {
                     "type": "object", "properties": {"value": {}, "label": {"type": "string"}, "provenance": {"$ref": "#/components/schemas/Provenance"}}
                 }}},
-                "observations": {"type": "array", "description": "Chaque observation de chaque source et millésime (l'historique)", "items": {"type": "object"}}
+                "history": {"type": "array", "description": "Les valeurs publiées auparavant, la plus récente d'abord : champ, valeur, provenance, version qui l'a remplacée", "items": {"type": "object", "properties": {
+                    "field": {"type": "string"}, "value": {}, "provenance": {"$ref": "#/components/schemas/Provenance"}, "replaced_in_version": {"type": "integer"}
+                }}},
+                "other_observations": {"type": "array", "description": "Ce qu'une source a dit et qui n'est pas publié (millésime antérieur, valeur d'une source de rang inférieur)", "items": {"type": "object", "properties": {
+                    "source": {"type": "string"}, "millesime": {"type": "string"}, "import_id": {"type": "integer"}, "values": {"type": "object"}
+                }}}
             }},
             "Territory": {"type": "object", "properties": {
                 "level": {"type": "string"}, "code": {"type": "string"}, "name": {"type": "string"},
