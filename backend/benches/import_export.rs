@@ -8,6 +8,11 @@
 
 use std::{path::PathBuf, process::Command, time::Instant};
 
+/// glibc's allocator spent a third of an import in malloc/free and its arena lock (perf);
+/// mimalloc's per-thread heaps remove most of it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use ecarto::{
     bench_support::{mib, peak_rss_bytes},
     db,

@@ -456,74 +456,42 @@ fn school_row(
     }
 }
 
-/// One multi-row insert. SQLite: `VALUES (?, …), …` with every cell bound (no parsing on the
-/// database side). PostgreSQL: one `jsonb` array of rows unpacked by `jsonb_array_elements`,
-/// one bind parameter per statement (sea-query cannot bind arrays holding NULLs, which rules
-/// out `UNNEST`); `jsonb` is parsed once, where `json ->>` would parse each row per column.
-/// `columns` are `(name, PostgreSQL type)`.
+/// One multi-row `INSERT … VALUES (…), …` with every cell bound: nothing for the database to
+/// parse but the statement, which the driver prepares once per shape. NULLs must be typed
+/// (`Value::Double(None)`…) so that PostgreSQL reads each parameter as its column's type.
 async fn bulk_insert<C: ConnectionTrait>(
     txn: &C,
     table: &str,
-    columns: &[(&str, &str)],
-    rows: Vec<Vec<Value>>,
+    columns: &[&str],
+    rows: Vec<Vec<sea_orm::Value>>,
     suffix: &str,
 ) -> Result<(), DbErr> {
     if rows.is_empty() {
         return Ok(());
     }
     let backend = txn.get_database_backend();
-    let names = columns
-        .iter()
-        .map(|(c, _)| *c)
-        .collect::<Vec<_>>()
-        .join(", ");
-    let (sql, params): (String, Vec<sea_orm::Value>) = match backend {
-        DbBackend::Postgres => {
-            let exprs = columns
-                .iter()
-                .enumerate()
-                .map(|(i, (_, ty))| {
-                    if *ty == "text" {
-                        format!("r->>{i}")
-                    } else {
-                        format!("(r->>{i})::{ty}")
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
-            let doc = serde_json::to_string(&rows).map_err(|e| DbErr::Custom(e.to_string()))?;
-            (
-                format!(
-                    "INSERT INTO {table} ({names}) SELECT {exprs} \
-                     FROM jsonb_array_elements($1::jsonb) AS r {suffix}"
-                ),
-                vec![doc.into()],
-            )
+    let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
+    let mut n = 0;
+    for (i, _) in rows.iter().enumerate() {
+        sql.push_str(if i == 0 { "(" } else { ", (" });
+        for j in 0..columns.len() {
+            n += 1;
+            if j > 0 {
+                sql.push_str(", ");
+            }
+            match backend {
+                DbBackend::Postgres => sql.push_str(&format!("${n}")),
+                _ => sql.push('?'),
+            }
         }
-        _ => {
-            let one = format!("({})", vec!["?"; columns.len()].join(", "));
-            let values = vec![one.as_str(); rows.len()].join(", ");
-            let params = rows.into_iter().flatten().map(json_to_sql).collect();
-            (
-                format!("INSERT INTO {table} ({names}) VALUES {values} {suffix}"),
-                params,
-            )
-        }
-    };
+        sql.push(')');
+    }
+    sql.push(' ');
+    sql.push_str(suffix);
+    let params: Vec<sea_orm::Value> = rows.into_iter().flatten().collect();
     txn.execute_raw(Statement::from_sql_and_values(backend, &sql, params))
         .await?;
     Ok(())
-}
-
-fn json_to_sql(v: Value) -> sea_orm::Value {
-    match v {
-        Value::Null => sea_orm::Value::String(None),
-        Value::String(s) => s.into(),
-        Value::Number(n) if n.is_i64() => n.as_i64().into(),
-        Value::Number(n) => n.as_f64().into(),
-        Value::Bool(b) => b.into(),
-        other => other.to_string().into(),
-    }
 }
 
 async fn write_rows<C: ConnectionTrait>(
@@ -532,20 +500,15 @@ async fn write_rows<C: ConnectionTrait>(
     version: i32,
     rows: Option<ChunkRows>,
 ) -> Result<(), DbErr> {
+    use sea_orm::Value as V;
     let Some(rows) = rows else { return Ok(()) };
-    let source = Value::from(publication.source.clone());
-    let import_id = Value::from(publication.import_id.unwrap_or(0));
+    let source = V::from(publication.source.clone());
+    let import_id = V::from(publication.import_id.unwrap_or(0));
     // An unchanged observation keeps the import that first brought it.
     bulk_insert(
         txn,
         "observations",
-        &[
-            ("uai", "text"),
-            ("millesime", "text"),
-            ("data", "text"),
-            ("source", "text"),
-            ("import_id", "bigint"),
-        ],
+        &["uai", "millesime", "data", "source", "import_id"],
         rows.observations
             .into_iter()
             .map(|(u, m, d)| {
@@ -562,26 +525,24 @@ async fn write_rows<C: ConnectionTrait>(
          import_id = excluded.import_id WHERE observations.data <> excluded.data",
     )
     .await?;
-    let opt = |v: Option<String>| v.map_or(Value::Null, Value::from);
-    let num = |v: Option<f64>| v.map_or(Value::Null, Value::from);
     bulk_insert(
         txn,
         "schools",
         &[
-            ("uai", "text"),
-            ("name", "text"),
-            ("name_folded", "text"),
-            ("type_etablissement", "text"),
-            ("secteur", "text"),
-            ("etat", "text"),
-            ("code_commune", "text"),
-            ("code_departement", "text"),
-            ("code_academie", "text"),
-            ("code_region", "text"),
-            ("latitude", "double precision"),
-            ("longitude", "double precision"),
-            ("version", "integer"),
-            ("created_version", "integer"),
+            "uai",
+            "name",
+            "name_folded",
+            "type_etablissement",
+            "secteur",
+            "etat",
+            "code_commune",
+            "code_departement",
+            "code_academie",
+            "code_region",
+            "latitude",
+            "longitude",
+            "version",
+            "created_version",
         ],
         rows.schools
             .into_iter()
@@ -590,15 +551,15 @@ async fn write_rows<C: ConnectionTrait>(
                     s.uai.into(),
                     s.name.into(),
                     s.name_folded.into(),
-                    opt(s.type_etablissement),
-                    opt(s.secteur),
-                    opt(s.etat),
-                    opt(s.code_commune),
-                    opt(s.code_departement),
-                    opt(s.code_academie),
-                    opt(s.code_region),
-                    num(s.latitude),
-                    num(s.longitude),
+                    V::String(s.type_etablissement),
+                    V::String(s.secteur),
+                    V::String(s.etat),
+                    V::String(s.code_commune),
+                    V::String(s.code_departement),
+                    V::String(s.code_academie),
+                    V::String(s.code_region),
+                    V::Double(s.latitude),
+                    V::Double(s.longitude),
                     s.version.into(),
                     s.created_version.into(),
                 ]
@@ -612,16 +573,11 @@ async fn write_rows<C: ConnectionTrait>(
          longitude = excluded.longitude, version = excluded.version",
     )
     .await?;
-    let version = Value::from(version);
+    let version = V::from(version);
     bulk_insert(
         txn,
         "school_revisions",
-        &[
-            ("uai", "text"),
-            ("data", "text"),
-            ("changes", "text"),
-            ("version", "integer"),
-        ],
+        &["uai", "data", "changes", "version"],
         rows.revisions
             .into_iter()
             .map(|(u, d, c)| vec![u.into(), d.into(), c.into(), version.clone()])
