@@ -8,12 +8,6 @@ pub fn peak_rss_bytes() -> Option<u64> {
     status_field_bytes(&status, "VmHWM")
 }
 
-/// The process's current resident memory in bytes (`VmRSS`).
-pub fn current_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status_field_bytes(&status, "VmRSS")
-}
-
 /// Reads a `Name:   1234 kB` line of `/proc/<pid>/status`.
 fn status_field_bytes(status: &str, name: &str) -> Option<u64> {
     status.lines().find_map(|line| {

@@ -3,6 +3,7 @@ use axum::{
     extract::{Path, Query, State},
     routing::get,
 };
+use sea_orm::EntityTrait;
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -129,5 +130,3 @@ async fn changes(
         changes,
     }))
 }
-
-use sea_orm::EntityTrait;

@@ -367,8 +367,3 @@ pub async fn get<C: ConnectionTrait>(db: &C, uai: &Uai) -> Result<Option<SchoolD
         other_observations: observations,
     }))
 }
-
-/// How many schools the register holds.
-pub async fn count<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
-    school::Entity::find().select_only().count(db).await
-}
