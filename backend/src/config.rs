@@ -10,6 +10,28 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The address the public sees, used in links of the DCAT catalogue and OpenAPI document.
     pub public_base_url: String,
+    pub validation: ValidationLimits,
+}
+
+/// Limits on the files sent for validation, and the mass-change guard.
+#[derive(Debug, Clone, Copy)]
+pub struct ValidationLimits {
+    /// Larger uploads are refused with 413.
+    pub max_bytes: usize,
+    /// Files with more data rows are refused with 413.
+    pub max_rows: u64,
+    /// Share of the published values a file may change or blank before it is flagged.
+    pub mass_change_share: f64,
+}
+
+impl Default for ValidationLimits {
+    fn default() -> Self {
+        Self {
+            max_bytes: 50 * 1024 * 1024,
+            max_rows: 1_000_000,
+            mass_change_share: 0.2,
+        }
+    }
 }
 
 impl Config {
@@ -23,6 +45,7 @@ impl Config {
             database_url,
             data_dir,
             public_base_url,
+            validation: ValidationLimits::default(),
         }
     }
 

@@ -26,6 +26,12 @@ pub enum AppError {
     },
     #[error("{0}")]
     Conflict(String),
+    /// A body or file over a configured limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// A file that was read but cannot be used at all.
+    #[error("{0}")]
+    Unprocessable(String),
     #[error("database error: {0}")]
     Db(#[from] DbErr),
     #[error("internal error: {0}")]
@@ -83,6 +89,20 @@ impl IntoResponse for AppError {
                     StatusCode::CONFLICT,
                     "conflict",
                     "Conflit".into(),
+                    Some(what.clone()),
+                    &[],
+                ),
+                AppError::TooLarge(what) => (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too-large",
+                    "Fichier trop volumineux".into(),
+                    Some(what.clone()),
+                    &[],
+                ),
+                AppError::Unprocessable(what) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "unusable-file",
+                    "Fichier inutilisable".into(),
                     Some(what.clone()),
                     &[],
                 ),

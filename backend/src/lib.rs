@@ -13,3 +13,4 @@ pub mod importers;
 pub mod reference;
 pub mod services;
 pub mod synthetic;
+pub mod validation;

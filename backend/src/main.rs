@@ -56,6 +56,23 @@ enum Command {
     /// Demonstration and scale data.
     #[command(subcommand)]
     Demo(DemoCommand),
+    /// Checks a contribution file (CSV, XLSX or JSON) against a schema and prints the report.
+    /// Exit code: 0 valid (warnings allowed), 1 errors, 2 unusable file.
+    Validate {
+        /// The schema: `name` (latest version) or `name@vN`.
+        #[arg(long)]
+        schema: String,
+        file: PathBuf,
+        /// text, json or html.
+        #[arg(long, default_value = "text")]
+        format: ReportFormat,
+        /// Writes the file annotated with each row's status and messages (.csv or .xlsx).
+        #[arg(long)]
+        annotated: Option<PathBuf>,
+        /// Skips the checks against the register even when a database is there.
+        #[arg(long)]
+        offline: bool,
+    },
     /// Writes the published dataset (latest or a past version) as CSV, JSON or GeoJSON.
     Export {
         /// csv, json or geojson.
@@ -68,6 +85,13 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ReportFormat {
+    Text,
+    Json,
+    Html,
 }
 
 #[derive(Subcommand)]
@@ -139,6 +163,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let addr_default = "http://127.0.0.1:8080".to_owned();
     let public_url = cli.public_url.clone();
     let mut config = Config::embedded(cli.data_dir.clone(), public_url.unwrap_or(addr_default));
+    let cli_db_given = cli.database_url.is_some();
     if let Some(url) = cli.database_url {
         config.database_url = url;
     }
@@ -193,6 +218,24 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Command::Demo(DemoCommand::Synthetic { schools, seed, out }) => {
             return synthetic(config, schools, seed, out).await;
         }
+        Command::Validate {
+            schema,
+            file,
+            format,
+            annotated,
+            offline,
+        } => {
+            let use_db = !offline && (config_has_database(&cli_db_given, &config));
+            return validate_file(
+                &config,
+                use_db,
+                &schema,
+                &file,
+                format,
+                annotated.as_deref(),
+            )
+            .await;
+        }
         Command::Export {
             format,
             version,
@@ -203,6 +246,86 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The register is used when a database was named, or when the embedded one exists.
+fn config_has_database(given: &bool, config: &Config) -> bool {
+    *given || config.data_dir.join("ecarto.sqlite").exists()
+}
+
+async fn validate_file(
+    config: &Config,
+    use_db: bool,
+    spec: &str,
+    file: &Path,
+    format: ReportFormat,
+    annotated: Option<&Path>,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    use ecarto::validation::{self, Options, render};
+    const UNUSABLE: u8 = 2;
+    let schema = match ecarto_contrib_schemas::Registry::embedded().resolve(spec) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("erreur : {e}");
+            return Ok(ExitCode::from(UNUSABLE));
+        }
+    };
+    let bytes = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("erreur : {} : lecture impossible ({e})", file.display());
+            return Ok(ExitCode::from(UNUSABLE));
+        }
+    };
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+    let mut options = Options::new(config.validation.max_rows);
+    options.keep_rows = use_db;
+    let mut v = match validation::validate(schema, &bytes, name.as_deref(), &options) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("{} : {e}", file.display());
+            return Ok(ExitCode::from(UNUSABLE));
+        }
+    };
+    if use_db {
+        let checked = async {
+            let db = ecarto::db::connect(&config.database_url).await?;
+            ecarto::services::validation::check_against_register(
+                &db,
+                schema,
+                &mut v,
+                config.validation.mass_change_share,
+            )
+            .await
+        }
+        .await;
+        if let Err(e) = checked {
+            eprintln!("avertissement : établissements non vérifiés dans l'annuaire ({e})");
+        }
+    }
+    let report = &v.report;
+    match format {
+        ReportFormat::Text => print!("{}", render::text(report)),
+        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(report)?),
+        ReportFormat::Html => print!("{}", render::html(report)),
+    }
+    if let Some(out) = annotated {
+        let xlsx = out
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+        let written = if xlsx {
+            render::annotated_xlsx(schema, report, &bytes, name.as_deref())
+        } else {
+            render::annotated_csv(schema, report, &bytes, name.as_deref())
+        }?;
+        std::fs::write(out, written)?;
+        eprintln!("fichier annoté écrit : {}", out.display());
+    }
+    Ok(if report.valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Row errors printed per file; the rest is in the stored report.

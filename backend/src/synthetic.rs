@@ -399,6 +399,88 @@ pub fn write_annuaire<W: Write>(
     Ok(written)
 }
 
+/// The header of the synthetic `inventaire-equipement` file (the schema's columns).
+pub const INVENTAIRE_HEADER: &str = "uai;date_inventaire;nb_terminaux;nb_terminaux_mobiles;nb_tablettes;nb_tablettes_pc;nb_terminaux_moins_5_ans;nb_mobiles_affectes_eleves;nb_mobiles_affectes_enseignants;nb_tni;nb_videoprojecteurs;nb_imprimantes_3d;maintenance;commentaire";
+
+/// A deterministic `inventaire-equipement` CSV of `rows` rows (`;`, UTF-8), about
+/// `invalid_share` of them with one error each of a kind agents make: a negative or
+/// non-numeric count, more recent terminals than terminals, a date in the future or that does
+/// not exist, a wrong UAI check letter, an unknown maintenance value, a repeated UAI.
+pub fn write_inventaire<W: Write>(
+    out: &mut W,
+    rows: usize,
+    seed: u64,
+    invalid_share: f64,
+) -> std::io::Result<usize> {
+    const MAINTENANCE: [&str; 4] = [
+        "collectivite",
+        "prestataire",
+        "education_nationale",
+        "aucune",
+    ];
+    let mut rng = SplitMix64::new(seed);
+    writeln!(out, "{INVENTAIRE_HEADER}")?;
+    let mut invalid = 0;
+    let mut previous_uai = String::new();
+    for i in 0..rows {
+        let digits = format!("{:07}", 100_000 + i as u64 * 37 % 9_000_000);
+        let mut uai = format!(
+            "{digits}{}",
+            crate::domain::uai::expected_check_letter(&digits)
+        );
+        let total = 5 + rng.below(400);
+        let mobiles = rng.below(total + 1);
+        let recent = rng.below(total + 1);
+        let tablets = rng.below(total.min(120) + 1);
+        let pupils = rng.below((mobiles + tablets) / 2 + 1);
+        let teachers = rng.below((mobiles + tablets) / 2 + 1);
+        let mut cells: Vec<String> = vec![
+            String::new(),
+            format!("2025-{:02}-{:02}", 1 + rng.below(12), 1 + rng.below(28)),
+            total.to_string(),
+            mobiles.to_string(),
+            tablets.to_string(),
+            rng.below(total.min(30) + 1).to_string(),
+            recent.to_string(),
+            pupils.to_string(),
+            teachers.to_string(),
+            rng.below(40).to_string(),
+            rng.below(60).to_string(),
+            rng.below(4).to_string(),
+            MAINTENANCE[rng.below(4) as usize].to_owned(),
+            if rng.chance(0.1) {
+                "Inventaire réalisé par le service informatique".into()
+            } else {
+                String::new()
+            },
+        ];
+        if rng.chance(invalid_share) {
+            invalid += 1;
+            match rng.below(8) {
+                0 => cells[2] = format!("-{total}"),
+                1 => cells[6] = (total + 1 + rng.below(10)).to_string(),
+                2 => cells[1] = "2099-01-15".into(),
+                3 => cells[1] = "31/02/2025".into(),
+                4 => {
+                    const LETTERS: &str = "ABCDEFGHJKLMNPRSTUVWXYZ";
+                    let right = crate::domain::uai::expected_check_letter(&digits);
+                    let at = LETTERS.find(right).unwrap_or(0);
+                    let wrong = LETTERS.as_bytes()[(at + 1) % LETTERS.len()] as char;
+                    uai = format!("{digits}{wrong}");
+                }
+                5 => cells[12] = "mairie".into(),
+                6 => cells[4] = "beaucoup".into(),
+                _ if !previous_uai.is_empty() => uai = previous_uai.clone(),
+                _ => cells[2] = "-1".into(),
+            }
+        }
+        cells[0] = uai.clone();
+        previous_uai = uai;
+        writeln!(out, "{}", cells.join(";"))?;
+    }
+    Ok(invalid)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

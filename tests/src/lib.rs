@@ -85,8 +85,14 @@ pub fn is_postgres() -> bool {
 
 impl TestApp {
     pub async fn new() -> Self {
+        Self::with_config(|_| {}).await
+    }
+
+    /// As `new`, with the configuration adjusted first (limits, thresholds…).
+    pub async fn with_config(adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config::embedded(dir.path().to_path_buf(), "http://127.0.0.1:8080".into());
+        adjust(&mut config);
         let mut test_db = TestDatabase {
             admin_url: None,
             name: String::new(),

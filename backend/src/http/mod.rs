@@ -14,8 +14,10 @@ mod exports;
 mod health;
 mod openapi;
 mod pages;
+mod schemas;
 mod schools;
 mod territories;
+mod validate;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -27,6 +29,8 @@ pub fn router(state: AppState) -> Router {
         .merge(datasets::router())
         .merge(exports::router())
         .merge(territories::router())
+        .merge(schemas::router())
+        .merge(validate::router())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -10,3 +10,4 @@ pub mod provenance;
 pub mod schools;
 pub mod seed;
 pub mod territories;
+pub mod validation;

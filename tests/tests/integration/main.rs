@@ -8,3 +8,4 @@ mod health;
 mod imports;
 mod schools;
 mod territories;
+mod validation;

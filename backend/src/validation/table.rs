@@ -1,0 +1,323 @@
+//! An agent's file as a table of text cells, whatever tool wrote it: CSV (encoding and
+//! separator detected), XLSX (the sheet named like the schema, or the first), or JSON (an
+//! array of objects). Rows carry the number the agent sees: the line in a CSV file, the row
+//! in the spreadsheet, the position of the object in a JSON array.
+
+use std::io::Cursor;
+
+use calamine::{Data, Reader, Xlsx};
+use csv::StringRecord;
+use serde_json::Value;
+
+use crate::domain::text::header_key;
+use crate::importers::input::{self, Encoding, InputError};
+
+/// How the file was read, for the report.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Format {
+    Csv {
+        encoding: &'static str,
+        separator: &'static str,
+    },
+    Xlsx {
+        sheet: String,
+    },
+    Json,
+}
+
+impl Format {
+    /// What a row number counts in this format, for messages.
+    pub fn row_word(&self) -> &'static str {
+        match self {
+            Format::Json => "objet",
+            _ => "ligne",
+        }
+    }
+}
+
+pub struct Table<'a> {
+    pub format: Format,
+    pub headers: Vec<String>,
+    source: Source<'a>,
+}
+
+enum Source<'a> {
+    Csv(input::Input<'a>),
+    Sheet(calamine::Range<Data>),
+    Json(Vec<serde_json::Map<String, Value>>),
+}
+
+const XLSX_MAGIC: &[u8] = b"PK\x03\x04";
+
+impl<'a> Table<'a> {
+    /// Reads `bytes`; `sheet_hint` is the schema name, matched against sheet names.
+    pub fn read(
+        bytes: &'a [u8],
+        file_name: Option<&str>,
+        sheet_hint: &str,
+    ) -> Result<Self, InputError> {
+        let lower = file_name.unwrap_or_default().to_lowercase();
+        if bytes.starts_with(XLSX_MAGIC) {
+            return read_xlsx(bytes, sheet_hint, &lower);
+        }
+        let first = bytes
+            .iter()
+            .copied()
+            .find(|b| !(b.is_ascii_whitespace() || *b == 0xEF || *b == 0xBB || *b == 0xBF));
+        if lower.ends_with(".json")
+            || (matches!(first, Some(b'[' | b'{')) && !lower.ends_with(".csv"))
+        {
+            return read_json(bytes);
+        }
+        let input = input::read(bytes)?;
+        Ok(Table {
+            format: Format::Csv {
+                encoding: input.encoding.label(),
+                separator: input::separator_label(input.separator),
+            },
+            headers: input.headers.clone(),
+            source: Source::Csv(input),
+        })
+    }
+
+    pub fn encoding(&self) -> Option<Encoding> {
+        match &self.source {
+            Source::Csv(i) => Some(i.encoding),
+            _ => None,
+        }
+    }
+
+    /// The data rows, each with its number as the agent sees it.
+    pub fn rows(&self) -> Rows<'_> {
+        Rows {
+            inner: match &self.source {
+                Source::Csv(input) => RowsInner::Csv(input.records(), StringRecord::new()),
+                Source::Sheet(range) => RowsInner::Sheet {
+                    rows: range.rows(),
+                    first_row: range.start().map_or(0, |(r, _)| r),
+                    index: 0,
+                    width: self.headers.len(),
+                },
+                Source::Json(objects) => RowsInner::Json(objects.iter().enumerate(), &self.headers),
+            },
+        }
+    }
+}
+
+pub struct Rows<'t> {
+    inner: RowsInner<'t>,
+}
+
+enum RowsInner<'t> {
+    Csv(input::Records<'t>, StringRecord),
+    Sheet {
+        rows: calamine::Rows<'t, Data>,
+        first_row: u32,
+        index: u32,
+        width: usize,
+    },
+    Json(
+        std::iter::Enumerate<std::slice::Iter<'t, serde_json::Map<String, Value>>>,
+        &'t [String],
+    ),
+}
+
+impl Rows<'_> {
+    /// Fills `cells` with the next data row and returns its number, `None` at the end.
+    /// Rows whose cells are all empty are skipped, as a spreadsheet user would expect.
+    pub fn next_into(&mut self, cells: &mut Vec<String>) -> Result<Option<u64>, InputError> {
+        loop {
+            cells.clear();
+            let number = match &mut self.inner {
+                RowsInner::Csv(records, record) => {
+                    let Some(line) = records.next_into(record)? else {
+                        return Ok(None);
+                    };
+                    cells.extend(record.iter().map(str::to_owned));
+                    line
+                }
+                RowsInner::Sheet {
+                    rows,
+                    first_row,
+                    index,
+                    width,
+                } => {
+                    // The header was the range's first row.
+                    if *index == 0 {
+                        rows.next();
+                        *index = 1;
+                    }
+                    let Some(row) = rows.next() else {
+                        return Ok(None);
+                    };
+                    let number = u64::from(*first_row) + u64::from(*index) + 1;
+                    *index += 1;
+                    cells.extend(row.iter().take((*width).max(row.len())).map(cell_text));
+                    number
+                }
+                RowsInner::Json(objects, headers) => {
+                    let Some((i, object)) = objects.next() else {
+                        return Ok(None);
+                    };
+                    cells.extend(
+                        headers
+                            .iter()
+                            .map(|h| object.get(h).map(json_text).unwrap_or_default()),
+                    );
+                    i as u64 + 1
+                }
+            };
+            if cells.iter().any(|c| !c.trim().is_empty()) {
+                return Ok(Some(number));
+            }
+        }
+    }
+
+    /// Bytes read so far and in all, when known: for progress bars.
+    pub fn progress(&self) -> Option<(u64, u64)> {
+        match &self.inner {
+            RowsInner::Csv(records, _) => Some(records.progress()),
+            _ => None,
+        }
+    }
+}
+
+fn read_xlsx<'a>(
+    bytes: &'a [u8],
+    sheet_hint: &str,
+    lower_name: &str,
+) -> Result<Table<'a>, InputError> {
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|e| {
+        InputError(format!(
+            "le fichier commence comme un classeur Excel (.xlsx) ou une archive zip mais ne peut pas être lu comme un classeur{} : {e}. Enregistrez-le au format .xlsx ou CSV",
+            if lower_name.ends_with(".csv") { " (c'est sans doute une archive renommée en .csv)" } else { "" }
+        ))
+    })?;
+    let names = book.sheet_names();
+    if names.is_empty() {
+        return Err(InputError("le classeur ne contient aucune feuille".into()));
+    }
+    let wanted = header_key(sheet_hint);
+    let sheet = names
+        .iter()
+        .find(|n| header_key(n) == wanted)
+        .unwrap_or(&names[0])
+        .clone();
+    let range = book
+        .worksheet_range(&sheet)
+        .map_err(|e| InputError(format!("la feuille « {sheet} » ne peut pas être lue : {e}")))?;
+    let mut rows = range.rows();
+    let headers: Vec<String> = match rows.next() {
+        Some(r) => r.iter().map(|c| cell_text(c).trim().to_owned()).collect(),
+        None => {
+            return Err(InputError(format!(
+                "la feuille « {sheet} » est vide : il faut une ligne d'en-tête puis une ligne par établissement"
+            )));
+        }
+    };
+    let headers: Vec<String> = {
+        // Trailing empty header cells are formatting, not columns.
+        let keep = headers
+            .iter()
+            .rposition(|h| !h.is_empty())
+            .map_or(0, |p| p + 1);
+        headers.into_iter().take(keep).collect()
+    };
+    if headers.is_empty() {
+        return Err(InputError(format!(
+            "la première ligne de la feuille « {sheet} » est vide : elle doit porter les noms des colonnes"
+        )));
+    }
+    if !rows.any(|r| r.iter().any(|c| !cell_text(c).trim().is_empty())) {
+        return Err(InputError(format!(
+            "la feuille « {sheet} » ne contient que la ligne d'en-tête, aucune ligne de données"
+        )));
+    }
+    Ok(Table {
+        format: Format::Xlsx { sheet },
+        headers,
+        source: Source::Sheet(range),
+    })
+}
+
+/// A spreadsheet cell as the text the agent sees (dates as `YYYY-MM-DD`).
+fn cell_text(c: &Data) -> String {
+    match c {
+        Data::Empty => String::new(),
+        Data::String(s) => s.clone(),
+        Data::Int(i) => i.to_string(),
+        Data::Float(f) => {
+            if f.fract() == 0.0 && f.abs() < 1e15 {
+                format!("{}", *f as i64)
+            } else {
+                f.to_string()
+            }
+        }
+        Data::Bool(b) => if *b { "oui" } else { "non" }.into(),
+        Data::DateTime(d) => match d.as_datetime() {
+            Some(dt) if dt.time() == chrono::NaiveTime::MIN => {
+                dt.date().format("%Y-%m-%d").to_string()
+            }
+            Some(dt) => dt.format("%Y-%m-%dT%H:%M:%S").to_string(),
+            None => d.as_f64().to_string(),
+        },
+        Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+        Data::Error(e) => format!("#{e:?}"),
+    }
+}
+
+fn read_json(bytes: &[u8]) -> Result<Table<'_>, InputError> {
+    let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let value: Value = serde_json::from_slice(text).map_err(|e| {
+        InputError(format!(
+            "JSON illisible (ligne {}, colonne {}) : {e}. Le fichier doit être un tableau d'objets, un objet par ligne de données",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let Value::Array(items) = value else {
+        return Err(InputError(
+            "le JSON doit être un tableau d'objets ([{…}, {…}]), un objet par ligne de données"
+                .into(),
+        ));
+    };
+    if items.is_empty() {
+        return Err(InputError(
+            "le tableau JSON est vide : aucune ligne de données".into(),
+        ));
+    }
+    let mut headers: Vec<String> = Vec::new();
+    let mut objects = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let Value::Object(o) = item else {
+            return Err(InputError(format!(
+                "l'élément n° {} du tableau JSON n'est pas un objet : chaque élément doit être un objet {{\"colonne\": valeur}}",
+                i + 1
+            )));
+        };
+        for k in o.keys() {
+            if !headers.contains(k) {
+                headers.push(k.clone());
+            }
+        }
+        objects.push(o);
+    }
+    Ok(Table {
+        format: Format::Json,
+        headers,
+        source: Source::Json(objects),
+    })
+}
+
+/// A JSON value as a cell: lists joined by `|`, `null` empty.
+fn json_text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => if *b { "oui" } else { "non" }.into(),
+        Value::Number(n) => n.to_string(),
+        Value::Array(items) => items.iter().map(json_text).collect::<Vec<_>>().join("|"),
+        Value::Object(_) => v.to_string(),
+    }
+}
