@@ -400,7 +400,7 @@ pub fn write_annuaire<W: Write>(
 }
 
 /// The header of the synthetic `inventaire-equipement` file (the schema's columns).
-pub const INVENTAIRE_HEADER: &str = "uai;date_inventaire;nb_terminaux;nb_terminaux_mobiles;nb_tablettes;nb_tablettes_pc;nb_terminaux_moins_5_ans;nb_mobiles_affectes_eleves;nb_mobiles_affectes_enseignants;nb_tni;nb_videoprojecteurs;nb_imprimantes_3d;maintenance;commentaire";
+pub const INVENTAIRE_HEADER: &str = "uai;date_inventaire;nb_terminaux;nb_terminaux_mobiles;nb_tablettes;nb_tablettes_pc;nb_terminaux_moins_5_ans;nb_mobiles_affectes_eleves;nb_mobiles_affectes_enseignants;nb_classes_mobiles;nb_tni;nb_videoprojecteurs;nb_imprimantes_3d;maintenance;commentaire";
 
 /// A deterministic `inventaire-equipement` CSV of `rows` rows (`;`, UTF-8), about
 /// `invalid_share` of them with one error each of a kind agents make: a negative or
@@ -444,6 +444,7 @@ pub fn write_inventaire<W: Write>(
             recent.to_string(),
             pupils.to_string(),
             teachers.to_string(),
+            rng.below(5).to_string(),
             rng.below(40).to_string(),
             rng.below(60).to_string(),
             rng.below(4).to_string(),
@@ -468,7 +469,7 @@ pub fn write_inventaire<W: Write>(
                     let wrong = LETTERS.as_bytes()[(at + 1) % LETTERS.len()] as char;
                     uai = format!("{digits}{wrong}");
                 }
-                5 => cells[12] = "mairie".into(),
+                5 => cells[13] = "mairie".into(),
                 6 => cells[4] = "beaucoup".into(),
                 _ if !previous_uai.is_empty() => uai = previous_uai.clone(),
                 _ => cells[2] = "-1".into(),

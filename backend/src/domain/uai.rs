@@ -38,7 +38,9 @@ impl Uai {
         if count != 8 {
             return Err(UaiError::Length(s.to_owned(), count));
         }
-        let (digits, letter) = s.split_at(7);
+        // By characters: an accented letter is several bytes.
+        let split = s.char_indices().nth(7).map_or(s.len(), |(i, _)| i);
+        let (digits, letter) = s.split_at(split);
         if !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(UaiError::Digits(s.to_owned()));
         }
@@ -142,6 +144,9 @@ mod tests {
 
     #[test]
     fn explains_what_is_wrong() {
+        // Eight characters, some of them several bytes (found by the validation proptest).
+        assert!(matches!(Uai::parse("htYEW\"é-"), Err(UaiError::Digits(_))));
+        assert!(matches!(Uai::parse("0350006é"), Err(UaiError::Letter(_))));
         assert_eq!(Uai::parse(""), Err(UaiError::Empty));
         assert!(matches!(Uai::parse("035012T"), Err(UaiError::Length(_, 7))));
         assert!(matches!(Uai::parse("03501A2T"), Err(UaiError::Digits(_))));

@@ -159,7 +159,29 @@ pub fn document(base_url: &str) -> Value {
             "/api/v1/exports/schools.json": export("application/json", "Export JSON"),
             "/api/v1/exports/schools.geojson": export("application/geo+json", "Export GeoJSON"),
             "/api/v1/catalog.jsonld": {"get": {"tags": ["exports"], "summary": "Description DCAT-AP du jeu de données et de ses distributions (moissonnage data.gouv.fr)", "responses": {"200": {"description": "JSON-LD", "content": {"application/ld+json": {}}}}}},
-            "/api/v1/openapi.json": {"get": {"tags": ["exploitation"], "summary": "Ce document", "responses": {"200": {"description": "OpenAPI 3.1"}}}}
+            "/api/v1/openapi.json": {"get": {"tags": ["exploitation"], "summary": "Ce document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+            "/api/v1/schemas": {"get": {"tags": ["schémas"], "summary": "Les schémas de contribution (dernière version de chacun, avec les liens)", "responses": {"200": {"description": "La liste"}}}},
+            "/api/v1/schemas/{name}": {"get": {"tags": ["schémas"], "summary": "Les versions d'un schéma", "parameters": [param("name", "path", "Nom du schéma (ex. inventaire-equipement)", json!({"type": "string"}))], "responses": ok("Les versions", json!({"application/json": {}}))}},
+            "/api/v1/schemas/{name}/{version}": {"get": {"tags": ["schémas"], "summary": "Le schéma JSON (2020-12) d'une version", "parameters": [param("name", "path", "Nom du schéma", json!({"type": "string"})), param("version", "path", "v1, v2…", json!({"type": "string"}))], "responses": ok("Le schéma", json!({"application/schema+json": {}}))}},
+            "/api/v1/schemas/{name}/{version}/table-schema.json": {"get": {"tags": ["schémas"], "summary": "Le Table Schema généré (convention schema.data.gouv.fr)", "parameters": [param("name", "path", "Nom du schéma", json!({"type": "string"})), param("version", "path", "v1, v2…", json!({"type": "string"}))], "responses": ok("Table Schema", json!({"application/json": {}}))}},
+            "/api/v1/schemas/{name}/{version}/template.csv": {"get": {"tags": ["schémas"], "summary": "Un modèle CSV : les en-têtes et une ligne d'exemple", "parameters": [param("name", "path", "Nom du schéma", json!({"type": "string"})), param("version", "path", "v1, v2…", json!({"type": "string"}))], "responses": ok("Le modèle", json!({"text/csv": {}}))}},
+            "/api/v1/validate/{schema}": {"post": {
+                "tags": ["schémas"],
+                "summary": "Vérifier un fichier avant de l'envoyer (sans authentification) : CSV, XLSX ou JSON, en multipart (champ file) ou en corps brut",
+                "parameters": [
+                    param("schema", "path", "nom ou nom@vN", json!({"type": "string"})),
+                    param("format", "query", "Forme du rapport : json (défaut), html, csv ou xlsx (le fichier annoté)", json!({"type": "string", "enum": ["json", "html", "csv", "xlsx"]})),
+                    param("filename", "query", "Nom du fichier, pour un corps brut", json!({"type": "string"}))
+                ],
+                "requestBody": {"content": {"multipart/form-data": {}, "text/csv": {}, "application/json": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}},
+                "responses": {
+                    "200": {"description": "Le rapport : chaque erreur et avertissement avec sa ligne, sa colonne, la cellule, la règle et un message en français", "content": {"application/json": {}, "text/html": {}, "text/csv": {}}},
+                    "400": {"description": "Paramètre invalide"},
+                    "404": {"description": "Schéma inconnu"},
+                    "413": {"description": "Fichier trop volumineux ou trop de lignes"},
+                    "422": {"description": "Fichier inutilisable (binaire, archive, vide, en-tête seul…)"}
+                }
+            }}
         },
         "components": {"schemas": {
             "Problem": {

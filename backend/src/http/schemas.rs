@@ -235,6 +235,11 @@ async fn documentation(Path((name, version)): Path<(String, String)>) -> AppResu
         "<p>Téléchargements : <a href=\"{p}/template.csv\">modèle CSV</a> · <a href=\"{p}\">schéma JSON</a> · <a href=\"{p}/table-schema.json\">Table Schema</a>. Vérifier un fichier : <code>POST /api/v1/validate/{}@v{}</code> ou <code>ecarto validate --schema {}@v{} FICHIER</code>.</p>",
         s.name, s.version, s.name, s.version
     );
+    let _ = write!(
+        o,
+        "<h2>Vérifier un fichier</h2><form method=\"post\" enctype=\"multipart/form-data\" action=\"/api/v1/validate/{}@v{}\"><p><label>Fichier (CSV, XLSX ou JSON) : <input type=\"file\" name=\"file\" required></label></p><p><label>Rapport : <select name=\"format\"><option value=\"html\">page à lire</option><option value=\"xlsx\">mon fichier annoté (XLSX)</option><option value=\"csv\">mon fichier annoté (CSV)</option><option value=\"json\">JSON</option></select></label></p><p><button type=\"submit\">Vérifier</button></p></form>",
+        s.name, s.version
+    );
     o.push_str("<h2>Comment remplir le fichier</h2><ul><li>CSV (séparateur « ; », « , » ou tabulation ; UTF-8 ou Windows-1252), classeur XLSX (la feuille nommée comme le schéma, sinon la première) ou JSON (tableau d'objets).</li><li>La première ligne porte les noms des colonnes ; majuscules, accents, espaces et tirets bas n'ont pas d'importance, et l'intitulé de la colonne est aussi reconnu.</li><li>Une case vide signifie « non renseigné ». Les colonnes inconnues sont signalées puis ignorées.</li><li>Chaque ligne est vérifiée séparément : les lignes valides peuvent être retenues pendant que les autres sont corrigées.</li></ul>");
     o.push_str("<h2>Colonnes</h2><table><tr><th>Colonne</th><th>Intitulé</th><th>Obligatoire</th><th>Type</th><th>Contraintes</th><th>Description</th><th>Exemple</th><th>Champ publié</th></tr>");
     for c in &s.columns {

@@ -73,8 +73,14 @@ fn too_large(limit: usize) -> AppError {
     ))
 }
 
-/// The uploaded file's bytes and name, within the size limit.
-async fn read_upload(req: Request, limit: usize) -> AppResult<(Bytes, Option<String>)> {
+/// An uploaded file within the size limit, and the report form a browser's form asked for.
+struct Upload {
+    bytes: Bytes,
+    file_name: Option<String>,
+    format: Option<String>,
+}
+
+async fn read_upload(req: Request, limit: usize) -> AppResult<Upload> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -108,20 +114,32 @@ async fn read_upload(req: Request, limit: usize) -> AppResult<(Bytes, Option<Str
         if bytes.len() > limit {
             return Err(too_large(limit));
         }
-        return Ok((bytes, None));
+        return Ok(Upload {
+            bytes,
+            file_name: None,
+            format: None,
+        });
     }
     let req = Request::from_parts(parts, Body::from(bytes));
     let mut multipart = Multipart::from_request(req, &()).await.map_err(|e| {
         AppError::bad_request("body", format!("formulaire multipart illisible : {e}"))
     })?;
+    let mut format = None;
     while let Some(field) = multipart.next_field().await.map_err(|e| {
         AppError::bad_request("body", format!("formulaire multipart illisible : {e}"))
     })? {
+        if field.name() == Some("format") && field.file_name().is_none() {
+            format = field.text().await.ok().filter(|f| !f.is_empty());
+            continue;
+        }
         let is_file = field.file_name().is_some() || field.name() == Some("file");
         if !is_file {
             continue;
         }
-        let name = field.file_name().map(str::to_owned);
+        let file_name = field
+            .file_name()
+            .map(str::to_owned)
+            .filter(|n| !n.is_empty());
         let data = field
             .bytes()
             .await
@@ -129,7 +147,20 @@ async fn read_upload(req: Request, limit: usize) -> AppResult<(Bytes, Option<Str
         if data.len() > limit {
             return Err(too_large(limit));
         }
-        return Ok((data, name));
+        if data.is_empty() && file_name.is_none() {
+            break;
+        }
+        // A form's `format` field may come after the file.
+        while let Ok(Some(rest)) = multipart.next_field().await {
+            if rest.name() == Some("format") {
+                format = rest.text().await.ok().filter(|f| !f.is_empty());
+            }
+        }
+        return Ok(Upload {
+            bytes: data,
+            file_name,
+            format,
+        });
     }
     Err(AppError::bad_request(
         "file",
@@ -146,10 +177,15 @@ async fn validate(
     let schema = Registry::embedded()
         .resolve(&spec)
         .map_err(|e| AppError::NotFound(e.to_string()))?;
-    let want = wanted(query.format.as_deref(), req.headers())?;
+    let accept = req.headers().clone();
     let limits = state.config.validation;
-    let (bytes, part_name) = read_upload(req, limits.max_bytes).await?;
-    let file_name = part_name.or(query.filename);
+    let upload = read_upload(req, limits.max_bytes).await?;
+    let want = wanted(
+        query.format.as_deref().or(upload.format.as_deref()),
+        &accept,
+    )?;
+    let bytes = upload.bytes;
+    let file_name = upload.file_name.or(query.filename);
     let mut options = Options::new(limits.max_rows);
     options.keep_rows = true;
     let (bytes, name) = (bytes.clone(), file_name.clone());

@@ -114,6 +114,10 @@ fn compact(cell: &str) -> String {
 }
 
 fn integer(cell: &str) -> Result<i64, CellError> {
+    // Most cells are plain digits: no copy for them.
+    if let Ok(n) = cell.parse::<i64>() {
+        return Ok(n);
+    }
     let s = compact(cell);
     if let Ok(n) = s.parse::<i64>() {
         return Ok(n);
@@ -147,6 +151,11 @@ fn integer(cell: &str) -> Result<i64, CellError> {
 }
 
 fn number(cell: &str) -> Result<f64, CellError> {
+    if let Ok(n) = cell.parse::<f64>()
+        && n.is_finite()
+    {
+        return Ok(n);
+    }
     let s = compact(cell);
     let s = s.strip_suffix('%').unwrap_or(&s);
     let normalised = if s.contains(',') && !s.contains('.') {
@@ -194,6 +203,22 @@ fn date(cell: &str) -> Result<Coerced, CellError> {
         )
     };
     let s = cell.trim();
+    // The usual ISO date: checked without parsing a format string, kept as written.
+    let b = s.as_bytes();
+    if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
+        let num = |r: std::ops::Range<usize>| s.get(r).and_then(|p| p.parse::<u32>().ok());
+        if let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10))
+            && chrono::NaiveDate::from_ymd_opt(y as i32, m, d).is_some()
+            && b.iter()
+                .enumerate()
+                .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        {
+            return Ok(Coerced {
+                value: s.into(),
+                warning: None,
+            });
+        }
+    }
     // A date-time keeps its date.
     let s = s.split(['T', ' ']).next().unwrap_or(s);
     if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {

@@ -15,6 +15,7 @@ pub mod table;
 
 use std::collections::{BTreeMap, HashMap};
 
+use csv::StringRecord;
 use ecarto_contrib_schemas::{Column, Schema};
 use serde_json::{Map, Value};
 
@@ -31,7 +32,8 @@ pub struct Options {
     pub today: String,
     /// Beyond this many data rows the file is refused.
     pub max_rows: u64,
-    /// Keep the typed content of valid rows (for the checks against the register).
+    /// Keep what the checks against the register need: the UAIs read, and the typed content
+    /// of valid rows.
     pub keep_rows: bool,
 }
 
@@ -94,6 +96,8 @@ struct Context<'s> {
     missing: Vec<usize>,
     options: &'s Options,
     row_word: &'static str,
+    /// Each schema column's position in the order of names.
+    rank: Vec<usize>,
 }
 
 /// One row's outcome.
@@ -103,7 +107,7 @@ struct RowOutcome {
     typed: Option<Map<String, Value>>,
     uais: Vec<UaiRef>,
     key: Option<String>,
-    cells: Vec<String>,
+    cells: StringRecord,
 }
 
 /// Rows validated at once on a thread.
@@ -144,32 +148,50 @@ pub fn validate(
     let mut keys: HashMap<String, u64> = HashMap::new();
     let mut rows = table.rows();
     let mut read_error: Option<FileError> = None;
+    // Batch `i` goes to worker `i % n` and results are taken back in batch order, so that
+    // « the first occurrence » of a duplicate key is the first in the file.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
     std::thread::scope(|scope| {
-        let (to_worker, from_reader) = std::sync::mpsc::sync_channel::<Vec<(u64, Vec<String>)>>(2);
-        let (to_main, from_worker) = std::sync::mpsc::sync_channel::<Vec<RowOutcome>>(2);
         let ctx = &ctx;
-        scope.spawn(move || {
-            for batch in from_reader {
-                let outcomes = batch
-                    .into_iter()
-                    .map(|(n, cells)| check_row(ctx, n, cells))
-                    .collect();
-                if to_main.send(outcomes).is_err() {
-                    break;
+        let mut inputs = Vec::with_capacity(workers);
+        let mut outputs = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let (to_worker, from_reader) =
+                std::sync::mpsc::sync_channel::<Vec<(u64, StringRecord)>>(2);
+            let (to_main, from_worker) = std::sync::mpsc::sync_channel::<Vec<RowOutcome>>(2);
+            scope.spawn(move || {
+                for batch in from_reader {
+                    let outcomes = batch
+                        .into_iter()
+                        .map(|(n, cells)| check_row(ctx, n, cells))
+                        .collect();
+                    if to_main.send(outcomes).is_err() {
+                        break;
+                    }
                 }
-            }
-        });
-        let mut count: u64 = 0;
-        let mut collect = |outcomes: Vec<RowOutcome>, out: &mut Validation| {
-            for o in outcomes {
-                absorb(ctx, o, &mut keys, out);
+            });
+            inputs.push(to_worker);
+            outputs.push(from_worker);
+        }
+        let (mut sent, mut collected) = (0usize, 0usize);
+        let mut collect_next = |collected: &mut usize, out: &mut Validation| -> bool {
+            match outputs[*collected % workers].recv() {
+                Ok(outcomes) => {
+                    for o in outcomes {
+                        absorb(ctx, o, &mut keys, out);
+                    }
+                    *collected += 1;
+                    true
+                }
+                Err(_) => false,
             }
         };
+        let mut count: u64 = 0;
         loop {
             let mut batch = Vec::with_capacity(BATCH);
-            let mut cells = Vec::new();
+            let mut record = StringRecord::new();
             while batch.len() < BATCH {
-                match rows.next_into(&mut cells) {
+                match rows.next_record(&mut record) {
                     Ok(Some(n)) => {
                         count += 1;
                         if count > options.max_rows {
@@ -178,7 +200,7 @@ pub fn validate(
                             });
                             break;
                         }
-                        batch.push((n, std::mem::take(&mut cells)));
+                        batch.push((n, std::mem::take(&mut record)));
                     }
                     Ok(None) => break,
                     Err(e) => {
@@ -188,20 +210,27 @@ pub fn validate(
                 }
             }
             let last = batch.len() < BATCH || read_error.is_some();
-            if !batch.is_empty() && to_worker.send(batch).is_err() {
-                break;
+            if !batch.is_empty() {
+                if inputs[sent % workers].send(batch).is_err() {
+                    break;
+                }
+                sent += 1;
             }
-            // Collect what the worker finished, without waiting, to keep memory flat.
-            while let Ok(done) = from_worker.try_recv() {
-                collect(done, &mut out);
+            // At most two batches per worker in flight: memory stays flat.
+            while sent - collected >= 2 * workers {
+                if !collect_next(&mut collected, &mut out) {
+                    break;
+                }
             }
             if last {
                 break;
             }
         }
-        drop(to_worker);
-        for done in from_worker {
-            collect(done, &mut out);
+        drop(inputs);
+        while collected < sent {
+            if !collect_next(&mut collected, &mut out) {
+                break;
+            }
         }
     });
     if let Some(e) = read_error {
@@ -258,11 +287,11 @@ fn absorb(
     }
     let has_error = o.findings.iter().any(|f| f.severity == Severity::Error);
     let kept = match o.typed.take() {
-        Some(typed) if !has_error => Some((typed, o.cells.clone())),
+        Some(typed) if !has_error => Some((typed, to_cells(&o.cells))),
         _ => None,
     };
     if !o.findings.is_empty() {
-        out.report.rows.insert(o.number, o.cells);
+        out.report.rows.insert(o.number, to_cells(&o.cells));
     }
     for f in o.findings {
         match f.severity {
@@ -307,7 +336,11 @@ fn match_headers<'s>(
             column: None,
             cell: None,
         };
+        // The columns our annotated file adds: a corrected file comes back with them.
+        let annotation =
+            key == header_key(render::STATUS_HEADER) || key == header_key(render::MESSAGES_HEADER);
         match found {
+            None if annotation => column_of_header.push(None),
             Some(c) if header_of_column[c].is_none() => {
                 header_of_column[c] = Some(i);
                 column_of_header.push(Some(c));
@@ -386,6 +419,15 @@ fn match_headers<'s>(
         missing,
         options,
         row_word: table.format.row_word(),
+        rank: {
+            let mut by_name: Vec<usize> = (0..schema.columns.len()).collect();
+            by_name.sort_by(|a, b| schema.columns[*a].name.cmp(&schema.columns[*b].name));
+            let mut rank = vec![0; by_name.len()];
+            for (r, c) in by_name.into_iter().enumerate() {
+                rank[c] = r;
+            }
+            rank
+        },
     }
 }
 
@@ -398,7 +440,7 @@ fn finding(
     row: Option<u64>,
     column: Option<usize>,
     header: Option<usize>,
-    cells: &[String],
+    cells: &StringRecord,
 ) -> Finding {
     let col = column.map(|c| &ctx.schema.columns[c]);
     let header_name = header.map(|h| ctx.headers[h].clone());
@@ -417,8 +459,41 @@ fn finding(
         field_number: header.map(|h| h + 1),
         header: header_name,
         column: col.map(|c| c.name.clone()),
-        cell: header.and_then(|h| cells.get(h).cloned()),
+        cell: header.and_then(|h| cells.get(h).map(str::to_owned)),
     }
+}
+
+/// A row's typed cells by column index, turned into the JSON object at the end: built from
+/// entries sorted by name, the object's B-tree is filled in one pass, without the search and
+/// rebalancing of key-by-key inserts (a third of the validation time before).
+#[derive(Default)]
+struct RowValues {
+    entries: Vec<(usize, Value)>,
+}
+
+impl RowValues {
+    fn insert(&mut self, column: usize, value: Value) {
+        self.entries.push((column, value));
+    }
+
+    fn get(&self, schema: &Schema, name: &str) -> Option<&Value> {
+        self.entries
+            .iter()
+            .find(|(c, _)| schema.columns[*c].name == name)
+            .map(|(_, v)| v)
+    }
+
+    fn into_map(mut self, ctx: &Context<'_>) -> Map<String, Value> {
+        self.entries.sort_unstable_by_key(|(c, _)| ctx.rank[*c]);
+        self.entries
+            .into_iter()
+            .map(|(c, v)| (ctx.schema.columns[c].name.clone(), v))
+            .collect()
+    }
+}
+
+fn to_cells(record: &StringRecord) -> Vec<String> {
+    record.iter().map(str::to_owned).collect()
 }
 
 fn capitalised(word: &str) -> String {
@@ -428,15 +503,16 @@ fn capitalised(word: &str) -> String {
         .unwrap_or_default()
 }
 
-fn check_row(ctx: &Context<'_>, number: u64, cells: Vec<String>) -> RowOutcome {
+fn check_row(ctx: &Context<'_>, number: u64, cells: StringRecord) -> RowOutcome {
     let schema = ctx.schema;
     let mut findings = Vec::new();
-    let mut typed = Map::new();
+    let mut typed = RowValues::default();
     let mut failed = vec![false; schema.columns.len()];
     let mut uais = Vec::new();
     if cells.len() > ctx.headers.len()
-        && cells[ctx.headers.len()..]
+        && cells
             .iter()
+            .skip(ctx.headers.len())
             .any(|c| !c.trim().is_empty())
     {
         findings.push(finding(
@@ -488,12 +564,12 @@ fn check_row(ctx: &Context<'_>, number: u64, cells: Vec<String>) -> RowOutcome {
         let field = col
             .typed_by
             .as_deref()
-            .and_then(|f| typed.get(f))
+            .and_then(|f| typed.get(schema, f))
             .and_then(Value::as_str);
         match field.map(|f| coerce::coerce_for_field(f, cell)) {
             Some(Ok(v)) => {
                 // The schema sees the cell as text; the typed value replaces it afterwards.
-                typed.insert(col.name.clone(), cell.into());
+                typed.insert(c, cell.into());
                 retyped.push((col.name.clone(), v));
             }
             Some(Err(e)) => {
@@ -508,14 +584,14 @@ fn check_row(ctx: &Context<'_>, number: u64, cells: Vec<String>) -> RowOutcome {
                     Some(h),
                     &cells,
                 ));
-                typed.insert(col.name.clone(), cell.into());
+                typed.insert(c, cell.into());
             }
             None => {
-                typed.insert(col.name.clone(), cell.into());
+                typed.insert(c, cell.into());
             }
         }
     }
-    let instance = Value::Object(typed);
+    let instance = Value::Object(typed.into_map(ctx));
     for v in schema.check_value(&instance, &ctx.options.today) {
         let c = v
             .column
@@ -581,8 +657,8 @@ fn type_cell(
     h: usize,
     col: &Column,
     cell: &str,
-    cells: &[String],
-    typed: &mut Map<String, Value>,
+    cells: &StringRecord,
+    typed: &mut RowValues,
     failed: &mut [bool],
     findings: &mut Vec<Finding>,
     uais: &mut Vec<UaiRef>,
@@ -601,7 +677,7 @@ fn type_cell(
                     cells,
                 ));
             }
-            if col.uai {
+            if col.uai && ctx.options.keep_rows {
                 let mut push = |u: &Value| {
                     if let Some(u) = u.as_str() {
                         uais.push(UaiRef {
@@ -616,7 +692,7 @@ fn type_cell(
                     other => push(other),
                 }
             }
-            typed.insert(col.name.clone(), v.value);
+            typed.insert(c, v.value);
         }
         Err(e) => {
             failed[c] = true;
@@ -665,5 +741,121 @@ pub(crate) fn row_finding(
             .rows
             .get(&row)
             .and_then(|cells| cells.get(header).cloned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ecarto_contrib_schemas::Registry;
+    use proptest::prelude::*;
+
+    fn run(bytes: &[u8], name: Option<&str>) {
+        let mut options = Options::new(10_000);
+        options.keep_rows = true;
+        for schema in Registry::embedded().latest() {
+            // Any outcome but a panic: a report, or a message for the agent.
+            match validate(schema, bytes, name, &options) {
+                Ok(v) => {
+                    let _ = render::text(&v.report);
+                    let _ = render::html(&v.report);
+                    let _ = render::annotated_csv(schema, &v.report, bytes, name);
+                }
+                Err(e) => assert!(!e.to_string().is_empty()),
+            }
+        }
+    }
+
+    /// Each column published in the catalogue has the catalogue's type there, so that typing
+    /// the cell by the column is typing it by the catalogue.
+    #[test]
+    fn published_columns_match_the_catalogue() {
+        use crate::domain::catalog::{Catalog, FieldType};
+        use ecarto_contrib_schemas::{ColumnKind, FieldMapping};
+        let catalog = Catalog::get();
+        for schema in Registry::embedded().all() {
+            for col in &schema.columns {
+                let fields: Vec<String> = match &col.field {
+                    FieldMapping::None => continue,
+                    FieldMapping::Field(f) => vec![f.clone()],
+                    FieldMapping::ByValue(m) => {
+                        for value in m.keys() {
+                            assert!(
+                                col.allowed.contains(value),
+                                "{}.{}: {value}",
+                                schema.id(),
+                                col.name
+                            );
+                        }
+                        m.values().flat_map(|x| x.keys().cloned()).collect()
+                    }
+                };
+                for f in fields {
+                    let field = catalog.field(&f).unwrap_or_else(|| {
+                        panic!("{}.{} → {f}: not in the catalogue", schema.id(), col.name)
+                    });
+                    if matches!(col.field, FieldMapping::ByValue(_)) {
+                        assert_eq!(field.field_type, FieldType::Boolean, "{f}");
+                        continue;
+                    }
+                    let ok = match (&col.kind, field.field_type) {
+                        (ColumnKind::Integer, FieldType::Integer) => true,
+                        (ColumnKind::Number, FieldType::Number) => true,
+                        (ColumnKind::Boolean, FieldType::Boolean) => true,
+                        (ColumnKind::Date, FieldType::Date) => true,
+                        (ColumnKind::List(_), FieldType::List) => true,
+                        (ColumnKind::Text, FieldType::Enum | FieldType::Band) => col
+                            .allowed
+                            .iter()
+                            .all(|a| field.allowed.contains(&a.as_str())),
+                        (ColumnKind::Text | ColumnKind::Url, FieldType::Text | FieldType::Uai) => {
+                            true
+                        }
+                        _ => false,
+                    };
+                    assert!(
+                        ok,
+                        "{}.{} ({:?}) → {f} ({:?})",
+                        schema.id(),
+                        col.name,
+                        col.kind,
+                        field.field_type
+                    );
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            run(&bytes, None);
+            run(&bytes, Some("f.xlsx"));
+            run(&bytes, Some("f.json"));
+        }
+
+        #[test]
+        fn never_panics_on_csv_like_text(
+            header in "[a-z_ ;,\"]{0,60}",
+            rows in proptest::collection::vec("[0-9A-Za-z/ ;,.|\"é-]{0,80}", 0..20),
+        ) {
+            let text = format!("{header}\n{}", rows.join("\n"));
+            run(text.as_bytes(), Some("f.csv"));
+            let mut with_uai = String::from("uai;date_inventaire;nb_terminaux;maintenance\n");
+            for r in &rows {
+                with_uai.push_str(r);
+                with_uai.push('\n');
+            }
+            run(with_uai.as_bytes(), Some("f.csv"));
+        }
+
+        #[test]
+        fn never_panics_on_zip_like_bytes(tail in proptest::collection::vec(any::<u8>(), 0..1024)) {
+            let mut bytes = b"PK\x03\x04".to_vec();
+            bytes.extend(tail);
+            run(&bytes, Some("f.csv"));
+        }
     }
 }

@@ -92,7 +92,7 @@ impl<'a> Table<'a> {
     pub fn rows(&self) -> Rows<'_> {
         Rows {
             inner: match &self.source {
-                Source::Csv(input) => RowsInner::Csv(input.records(), StringRecord::new()),
+                Source::Csv(input) => RowsInner::Csv(input.records()),
                 Source::Sheet(range) => RowsInner::Sheet {
                     rows: range.rows(),
                     first_row: range.start().map_or(0, |(r, _)| r),
@@ -110,7 +110,7 @@ pub struct Rows<'t> {
 }
 
 enum RowsInner<'t> {
-    Csv(input::Records<'t>, StringRecord),
+    Csv(input::Records<'t>),
     Sheet {
         rows: calamine::Rows<'t, Data>,
         first_row: u32,
@@ -125,16 +125,23 @@ enum RowsInner<'t> {
 
 impl Rows<'_> {
     /// Fills `cells` with the next data row and returns its number, `None` at the end.
-    /// Rows whose cells are all empty are skipped, as a spreadsheet user would expect.
     pub fn next_into(&mut self, cells: &mut Vec<String>) -> Result<Option<u64>, InputError> {
+        let mut record = StringRecord::new();
+        let n = self.next_record(&mut record)?;
+        cells.clear();
+        cells.extend(record.iter().map(str::to_owned));
+        Ok(n)
+    }
+
+    /// Fills `record` with the next data row and returns its number, `None` at the end.
+    /// Rows whose cells are all empty are skipped, as a spreadsheet user would expect.
+    pub fn next_record(&mut self, record: &mut StringRecord) -> Result<Option<u64>, InputError> {
         loop {
-            cells.clear();
             let number = match &mut self.inner {
-                RowsInner::Csv(records, record) => {
+                RowsInner::Csv(records) => {
                     let Some(line) = records.next_into(record)? else {
                         return Ok(None);
                     };
-                    cells.extend(record.iter().map(str::to_owned));
                     line
                 }
                 RowsInner::Sheet {
@@ -153,22 +160,24 @@ impl Rows<'_> {
                     };
                     let number = u64::from(*first_row) + u64::from(*index) + 1;
                     *index += 1;
-                    cells.extend(row.iter().take((*width).max(row.len())).map(cell_text));
+                    record.clear();
+                    for c in row.iter().take((*width).max(row.len())) {
+                        record.push_field(&cell_text(c));
+                    }
                     number
                 }
                 RowsInner::Json(objects, headers) => {
                     let Some((i, object)) = objects.next() else {
                         return Ok(None);
                     };
-                    cells.extend(
-                        headers
-                            .iter()
-                            .map(|h| object.get(h).map(json_text).unwrap_or_default()),
-                    );
+                    record.clear();
+                    for h in headers.iter() {
+                        record.push_field(&object.get(h).map(json_text).unwrap_or_default());
+                    }
                     i as u64 + 1
                 }
             };
-            if cells.iter().any(|c| !c.trim().is_empty()) {
+            if record.iter().any(|c| !c.trim().is_empty()) {
                 return Ok(Some(number));
             }
         }
@@ -177,7 +186,7 @@ impl Rows<'_> {
     /// Bytes read so far and in all, when known: for progress bars.
     pub fn progress(&self) -> Option<(u64, u64)> {
         match &self.inner {
-            RowsInner::Csv(records, _) => Some(records.progress()),
+            RowsInner::Csv(records) => Some(records.progress()),
             _ => None,
         }
     }

@@ -873,3 +873,35 @@ fn a_signalement_value_is_typed_by_the_field_it_names() {
         0
     );
 }
+
+#[tokio::test]
+async fn the_documentation_page_form_asks_for_the_report_form_it_wants() {
+    let app = TestApp::new().await;
+    let page = app.get("/schemas/byod/v1").await.text();
+    assert!(
+        page.contains("action=\"/api/v1/validate/byod@v1\"") && page.contains("name=\"format\"")
+    );
+    let boundary = "formboundary7";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"byod.csv\"\r\nContent-Type: text/csv\r\n\r\nuai;politique\r\n0350006S;generalisee\r\n\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"format\"\r\n\r\nhtml\r\n--{boundary}--\r\n"
+    );
+    let res = app
+        .send(
+            Method::POST,
+            "/api/v1/validate/byod@v1",
+            &[(
+                "content-type",
+                &format!("multipart/form-data; boundary={boundary}"),
+            )],
+            body.into_bytes(),
+        )
+        .await;
+    res.assert_status(StatusCode::OK);
+    let html = res.text();
+    assert!(html.starts_with("<!doctype html>"), "{html}");
+    // `generalisee` needs a start date and levels: the condition is quoted.
+    assert!(
+        html.contains("date_debut") && html.contains("Ligne 2"),
+        "{html}"
+    );
+}
