@@ -9,6 +9,7 @@
 //! Rust: a new schema or version is a new file.
 
 mod model;
+mod row;
 mod rules;
 mod table_schema;
 mod violations;
@@ -19,6 +20,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 pub use model::{Column, ColumnKind, FieldMapping};
+pub use row::{Lookup, RowJson, RowNode};
 pub use rules::{Operand, Rule, RuleExpr};
 pub use violations::{Violation, quote, show};
 
@@ -55,7 +57,7 @@ pub struct Schema {
     /// `type_etablissement` values the schema accepts.
     pub school_types: Vec<String>,
     pub rules: Vec<Rule>,
-    validator: jsonschema::Validator,
+    validator: jsonschema::Validator<RowJson>,
 }
 
 impl std::fmt::Debug for Schema {
@@ -77,28 +79,43 @@ impl Schema {
     /// Every problem of one row, already typed (`{column: value}`, empty cells absent):
     /// JSON Schema keywords first, then the cross-field rules. `today` is `YYYY-MM-DD`.
     pub fn check_row(&self, row: &serde_json::Map<String, Value>, today: &str) -> Vec<Violation> {
-        let instance = Value::Object(row.clone());
-        self.check_value(&instance, today)
+        self.check_node(RowNode::Value(&Value::Object(row.clone())), row, today)
     }
 
-    /// As [`Schema::check_row`], for a row already wrapped in a `Value::Object`.
+    /// As [`Schema::check_row`], for any JSON value (a non-object fails the schema's `type`).
     pub fn check_value(&self, instance: &Value, today: &str) -> Vec<Violation> {
+        match instance {
+            Value::Object(row) => self.check_node(RowNode::Value(instance), row, today),
+            other => self.check_node(RowNode::Value(other), &serde_json::Map::new(), today),
+        }
+    }
+
+    /// As [`Schema::check_row`], for a row given as `(column, value)` pairs: what the engine
+    /// builds for each row of a file, without the cost of a JSON object.
+    pub fn check_members(&self, row: &[(&str, Value)], today: &str) -> Vec<Violation> {
+        self.check_node(RowNode::Row(row), row, today)
+    }
+
+    fn check_node<L: Lookup + ?Sized>(
+        &self,
+        node: RowNode<'_>,
+        row: &L,
+        today: &str,
+    ) -> Vec<Violation> {
         let mut out = Vec::new();
-        if !self.validator.is_valid(instance) {
-            for error in self.validator.iter_errors(instance) {
+        if !self.validator.is_valid(node) {
+            for error in self.validator.iter_errors(node) {
                 out.push(violations::from_error(self, &error));
             }
         }
-        if let Value::Object(row) = instance {
-            for column in self.columns.iter().filter(|c| c.uai) {
-                if let Some(v) = row.get(&column.name) {
-                    out.extend(violations::check_letters(column, v));
-                }
+        for column in self.columns.iter().filter(|c| c.uai) {
+            if let Some(v) = row.value(&column.name) {
+                out.extend(violations::check_letters(column, v));
             }
-            for rule in &self.rules {
-                if let Some(v) = rules::check(rule, row, today) {
-                    out.push(v);
-                }
+        }
+        for rule in &self.rules {
+            if let Some(v) = rules::check(rule, row, today) {
+                out.push(v);
             }
         }
         out

@@ -249,7 +249,7 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Schema, SchemaError> {
             ));
         }
     }
-    let validator = jsonschema::options()
+    let validator = jsonschema::options_for::<crate::RowJson>()
         .with_draft(jsonschema::Draft::Draft202012)
         .should_validate_formats(true)
         .build(&raw)

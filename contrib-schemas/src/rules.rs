@@ -3,9 +3,9 @@
 //! operands, each a column, a sum of operands, a number, a date or `$today`; it is skipped
 //! when a column it reads is empty, so that it speaks only of values the agent gave.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::Violation;
+use crate::{Lookup, Violation};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Operand {
@@ -154,13 +154,13 @@ enum Resolved<'a> {
     Text(&'a str),
 }
 
-fn resolve<'a>(
+fn resolve<'a, L: Lookup + ?Sized>(
     o: &'a Operand,
-    row: &'a Map<String, Value>,
+    row: &'a L,
     today: &'a str,
 ) -> Option<Resolved<'a>> {
     match o {
-        Operand::Column(c) => match row.get(c)? {
+        Operand::Column(c) => match row.value(c)? {
             Value::Number(n) => n.as_f64().map(Resolved::Number),
             Value::String(s) => Some(Resolved::Text(s)),
             _ => None,
@@ -183,7 +183,7 @@ fn resolve<'a>(
 
 /// The rule's violation on this row, if any. Operands of different kinds (a text where a
 /// number is compared) are left to the type checks, which already report that cell.
-pub(crate) fn check(rule: &Rule, row: &Map<String, Value>, today: &str) -> Option<Violation> {
+pub(crate) fn check<L: Lookup + ?Sized>(rule: &Rule, row: &L, today: &str) -> Option<Violation> {
     let left = resolve(&rule.expr.left, row, today)?;
     let right = resolve(&rule.expr.right, row, today)?;
     let ordering = left.partial_cmp(&right)?;
@@ -208,7 +208,7 @@ pub(crate) fn check(rule: &Rule, row: &Map<String, Value>, today: &str) -> Optio
 }
 
 /// Replaces `{column}` by the row's value and `{$today}` by the date.
-fn fill(template: &str, row: &Map<String, Value>, today: &str) -> String {
+fn fill<L: Lookup + ?Sized>(template: &str, row: &L, today: &str) -> String {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(start) = rest.find('{') {
@@ -220,7 +220,7 @@ fn fill(template: &str, row: &Map<String, Value>, today: &str) -> String {
                 if name == "$today" {
                     out.push_str(today);
                 } else {
-                    match row.get(name) {
+                    match row.value(name) {
                         Some(Value::String(s)) => out.push_str(s),
                         Some(v) => out.push_str(&v.to_string()),
                         None => out.push_str("(vide)"),
@@ -241,7 +241,7 @@ fn fill(template: &str, row: &Map<String, Value>, today: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Map, json};
 
     fn rule(v: Value) -> Rule {
         parse(&v).unwrap()
