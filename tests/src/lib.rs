@@ -23,6 +23,8 @@ use sea_orm::{ConnectionTrait, Database, TransactionTrait};
 use serde_json::Value;
 use tower::ServiceExt;
 
+pub mod browser;
+
 pub struct TestApp {
     pub state: AppState,
     router: Router,
@@ -164,6 +166,19 @@ impl TestApp {
             .expect("publish");
         txn.commit().await.expect("commit");
         outcome
+    }
+
+    /// Serves the app on a real socket (for a browser), and returns its base URL.
+    pub async fn serve(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a local port");
+        let addr = listener.local_addr().expect("bound address");
+        let router = self.router.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        format!("http://{addr}")
     }
 
     pub async fn request(&self, req: Request<Body>) -> TestResponse {

@@ -6,6 +6,7 @@ mod exports;
 mod first_start;
 mod health;
 mod imports;
+mod pages;
 mod schools;
 mod territories;
 mod validation;
