@@ -34,6 +34,25 @@ struct Cli {
     /// The public address of the platform, used in links of published documents.
     #[arg(long, env = "ECARTO_PUBLIC_URL", global = true)]
     public_url: Option<String>,
+    /// Largest file accepted for validation, in bytes (413 beyond).
+    #[arg(long, env = "ECARTO_VALIDATION_MAX_BYTES", default_value_t = 50 * 1024 * 1024, global = true)]
+    validation_max_bytes: usize,
+    /// Most data rows accepted in a file for validation (413 beyond).
+    #[arg(
+        long,
+        env = "ECARTO_VALIDATION_MAX_ROWS",
+        default_value_t = 1_000_000,
+        global = true
+    )]
+    validation_max_rows: u64,
+    /// Share of the published values a file may change or blank before it is flagged.
+    #[arg(
+        long,
+        env = "ECARTO_MASS_CHANGE_SHARE",
+        default_value_t = 0.2,
+        global = true
+    )]
+    mass_change_share: f64,
     #[command(subcommand)]
     command: Command,
 }
@@ -163,6 +182,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let addr_default = "http://127.0.0.1:8080".to_owned();
     let public_url = cli.public_url.clone();
     let mut config = Config::embedded(cli.data_dir.clone(), public_url.unwrap_or(addr_default));
+    config.validation = ecarto::config::ValidationLimits {
+        max_bytes: cli.validation_max_bytes,
+        max_rows: cli.validation_max_rows,
+        mass_change_share: cli.mass_change_share,
+    };
     let cli_db_given = cli.database_url.is_some();
     if let Some(url) = cli.database_url {
         config.database_url = url;

@@ -147,4 +147,17 @@ fn validate_exit_codes_reports_and_annotated_files() {
         &["validate", "--schema", "byod", &p("missing.csv")],
     );
     assert_eq!(code, 2);
+    let (code, _, err) = ecarto(
+        dir.path(),
+        &[
+            "--validation-max-rows",
+            "1",
+            "validate",
+            "--schema",
+            "inventaire-equipement",
+            &p("bad.csv"),
+        ],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("plus de 1 lignes"), "{err}");
 }

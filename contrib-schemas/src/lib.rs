@@ -76,13 +76,9 @@ impl Schema {
         self.columns.iter().find(|c| c.name == name)
     }
 
-    /// Every problem of one row, already typed (`{column: value}`, empty cells absent):
-    /// JSON Schema keywords first, then the cross-field rules. `today` is `YYYY-MM-DD`.
-    pub fn check_row(&self, row: &serde_json::Map<String, Value>, today: &str) -> Vec<Violation> {
-        self.check_node(RowNode::Value(&Value::Object(row.clone())), row, today)
-    }
-
-    /// As [`Schema::check_row`], for any JSON value (a non-object fails the schema's `type`).
+    /// Every problem of one row given as a JSON object (typed values, empty cells absent):
+    /// JSON Schema keywords, then the check letters of UAI columns and the cross-field rules.
+    /// `today` is `YYYY-MM-DD`. A non-object fails the schema's `type`.
     pub fn check_value(&self, instance: &Value, today: &str) -> Vec<Violation> {
         match instance {
             Value::Object(row) => self.check_node(RowNode::Value(instance), row, today),
@@ -90,7 +86,7 @@ impl Schema {
         }
     }
 
-    /// As [`Schema::check_row`], for a row given as `(column, value)` pairs: what the engine
+    /// As [`Schema::check_value`], for a row given as `(column, value)` pairs: what the engine
     /// builds for each row of a file, without the cost of a JSON object.
     pub fn check_members(&self, row: &[(&str, Value)], today: &str) -> Vec<Violation> {
         self.check_node(RowNode::Row(row), row, today)
