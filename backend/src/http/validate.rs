@@ -188,7 +188,8 @@ async fn validate(
     let file_name = upload.file_name.or(query.filename);
     let mut options = Options::new(limits.max_rows);
     options.keep_rows = true;
-    let (bytes, name) = (bytes.clone(), file_name.clone());
+    let name = file_name.clone();
+    // Validation is CPU work on threads of its own: off the server's async workers.
     let outcome = tokio::task::spawn_blocking(move || {
         let v = validation::validate(schema, &bytes, name.as_deref(), &options);
         (v, bytes)

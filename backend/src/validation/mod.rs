@@ -260,10 +260,14 @@ fn absorb(
                     .and_then(|k| ctx.schema.columns.iter().position(|c| &c.name == k))
                     .and_then(|i| ctx.header_of_column[i].map(|h| (Some(i), Some(h))))
                     .unwrap_or((None, None));
+                let (this, that) = if ctx.row_word == "objet" {
+                    ("Cet objet", format!("l'objet {first}"))
+                } else {
+                    ("Cette ligne", format!("la ligne {first}"))
+                };
                 let note = format!(
-                    "Cette ligne a la même clé ({}) que la {} {first} : chaque {} ne doit figurer qu'une fois dans le fichier. Supprimez le doublon ou fusionnez les deux lignes.",
+                    "{this} a la même clé ({}) que {that} : chaque {} ne doit figurer qu'une fois dans le fichier. Supprimez le doublon ou fusionnez les deux.",
                     key.replace('\u{1f}', ", "),
-                    ctx.row_word,
                     ctx.schema.key.join(" + "),
                 );
                 o.findings.push(finding(
