@@ -179,31 +179,9 @@ pub fn html(report: &Report) -> String {
         o.push_str("</ul>");
     }
     if !report.by_rule.is_empty() {
-        o.push_str(
-            "<h2>Résumé</h2><table><tr><th>Règle</th><th>Erreurs</th><th>Avertissements</th></tr>",
-        );
-        for (rule, c) in &report.by_rule {
-            let _ = write!(
-                o,
-                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
-                escape(rule),
-                c.errors,
-                c.warnings
-            );
-        }
-        o.push_str(
-            "</table><table><tr><th>Colonne</th><th>Erreurs</th><th>Avertissements</th></tr>",
-        );
-        for (col, c) in &report.by_column {
-            let _ = write!(
-                o,
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(col),
-                c.errors,
-                c.warnings
-            );
-        }
-        o.push_str("</table>");
+        o.push_str("<h2>Résumé</h2>");
+        counts_table(&mut o, "Règle", &report.by_rule, true);
+        counts_table(&mut o, "Colonne", &report.by_column, false);
     }
     if !report.rows.is_empty() {
         let _ = write!(o, "<h2>Lignes à revoir ({})</h2>", report.rows.len());
@@ -267,6 +245,32 @@ pub fn html(report: &Report) -> String {
     }
     o.push_str("</body></html>\n");
     o
+}
+
+/// A table of error and warning counts, by rule or by column.
+fn counts_table(
+    o: &mut String,
+    heading: &str,
+    counts: &std::collections::BTreeMap<String, super::report::RuleCount>,
+    code: bool,
+) {
+    let _ = write!(
+        o,
+        "<table><tr><th>{heading}</th><th>Erreurs</th><th>Avertissements</th></tr>"
+    );
+    for (name, c) in counts {
+        let name = if code {
+            format!("<code>{}</code>", escape(name))
+        } else {
+            escape(name)
+        };
+        let _ = write!(
+            o,
+            "<tr><td>{name}</td><td>{}</td><td>{}</td></tr>",
+            c.errors, c.warnings
+        );
+    }
+    o.push_str("</table>");
 }
 
 fn row_status(report: &Report, row: u64) -> (&'static str, String) {
