@@ -485,6 +485,27 @@ impl<'s> RowValues<'s> {
     }
 }
 
+/// A cell that could not be typed, reported on its row and column.
+fn cell_error(
+    ctx: &Context<'_>,
+    number: u64,
+    column: usize,
+    header: usize,
+    cells: &StringRecord,
+    e: coerce::CellError,
+) -> Finding {
+    finding(
+        ctx,
+        Severity::Error,
+        e.rule,
+        e.message,
+        Some(number),
+        Some(column),
+        Some(header),
+        cells,
+    )
+}
+
 fn to_cells(record: &StringRecord) -> Vec<String> {
     record.iter().map(str::to_owned).collect()
 }
@@ -567,16 +588,7 @@ fn check_row(ctx: &Context<'_>, number: u64, cells: StringRecord) -> RowOutcome 
             }
             Some(Err(e)) => {
                 failed[c] = true;
-                findings.push(finding(
-                    ctx,
-                    Severity::Error,
-                    e.rule,
-                    e.message,
-                    Some(number),
-                    Some(c),
-                    Some(h),
-                    &cells,
-                ));
+                findings.push(cell_error(ctx, number, c, h, &cells, e));
                 typed.insert(c, cell.into());
             }
             None => {
@@ -694,16 +706,7 @@ fn type_cell(
         }
         Err(e) => {
             failed[c] = true;
-            findings.push(finding(
-                ctx,
-                Severity::Error,
-                e.rule,
-                e.message,
-                Some(number),
-                Some(c),
-                Some(h),
-                cells,
-            ));
+            findings.push(cell_error(ctx, number, c, h, cells, e));
         }
     }
 }

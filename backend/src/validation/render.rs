@@ -168,11 +168,7 @@ pub fn html(report: &Report) -> String {
             let _ = write!(
                 o,
                 "<li class=\"{}\">{}</li>",
-                if f.severity == Severity::Error {
-                    "ko"
-                } else {
-                    "warn"
-                },
+                class(f.severity),
                 escape(&f.message)
             );
         }
@@ -193,11 +189,7 @@ pub fn html(report: &Report) -> String {
             o,
             "<div class=\"row{}\" id=\"ligne-{row}\"><h3>{} {row} – {}</h3><ul>",
             if errors { "" } else { " w" },
-            if report.format == Format::Json {
-                "Objet"
-            } else {
-                "Ligne"
-            },
+            super::capitalised(report.format.row_word()),
             if errors {
                 "à corriger"
             } else {
@@ -208,11 +200,7 @@ pub fn html(report: &Report) -> String {
             let _ = write!(
                 o,
                 "<li class=\"{}\">{}{}</li>",
-                if f.severity == Severity::Error {
-                    "ko"
-                } else {
-                    "warn"
-                },
+                class(f.severity),
                 f.header
                     .as_deref()
                     .map(|h| format!("<strong>{}</strong> : ", escape(h)))
@@ -245,6 +233,14 @@ pub fn html(report: &Report) -> String {
     }
     o.push_str("</body></html>\n");
     o
+}
+
+/// The CSS class of a finding's severity.
+fn class(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "ko",
+        Severity::Warning => "warn",
+    }
 }
 
 /// A table of error and warning counts, by rule or by column.

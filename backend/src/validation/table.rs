@@ -10,7 +10,7 @@ use csv::StringRecord;
 use serde_json::Value;
 
 use crate::domain::text::header_key;
-use crate::importers::input::{self, Encoding, InputError};
+use crate::importers::input::{self, InputError};
 
 /// How the file was read, for the report.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -79,13 +79,6 @@ impl<'a> Table<'a> {
             headers: input.headers.clone(),
             source: Source::Csv(input),
         })
-    }
-
-    pub fn encoding(&self) -> Option<Encoding> {
-        match &self.source {
-            Source::Csv(i) => Some(i.encoding),
-            _ => None,
-        }
     }
 
     /// The data rows, each with its number as the agent sees it.
@@ -180,14 +173,6 @@ impl Rows<'_> {
             if record.iter().any(|c| !c.trim().is_empty()) {
                 return Ok(Some(number));
             }
-        }
-    }
-
-    /// Bytes read so far and in all, when known: for progress bars.
-    pub fn progress(&self) -> Option<(u64, u64)> {
-        match &self.inner {
-            RowsInner::Csv(records) => Some(records.progress()),
-            _ => None,
         }
     }
 }
