@@ -5,22 +5,43 @@ use std::sync::Arc;
 use axum::Router;
 use sea_orm::DatabaseConnection;
 
-use crate::{config::Config, db, http};
+use crate::{
+    config::Config,
+    db,
+    error::AppError,
+    http,
+    services::{mail::Mailer, organisations},
+};
 
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
     pub config: Arc<Config>,
+    pub mailer: Mailer,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("base de données : {0}")]
+    Db(#[from] sea_orm::DbErr),
+    #[error("{0}")]
+    Mail(#[from] crate::services::mail::MailError),
+    #[error("organisations : {0}")]
+    Seed(#[from] AppError),
 }
 
 impl AppState {
     /// Connects and brings the schema up to date.
-    pub async fn start(config: Config) -> Result<Self, sea_orm::DbErr> {
+    /// Connects, brings the schema up to date and seeds the organisations on a new database.
+    pub async fn start(config: Config) -> Result<Self, StartError> {
+        let mailer = Mailer::new(&config.mail)?;
         let db = db::connect(&config.database_url).await?;
         db::migrate(&db).await?;
+        organisations::ensure_seeded(&db).await?;
         Ok(Self {
             db,
             config: Arc::new(config),
+            mailer,
         })
     }
 

@@ -11,6 +11,51 @@ pub struct Config {
     /// The address the public sees, used in links of the DCAT catalogue and OpenAPI document.
     pub public_base_url: String,
     pub validation: ValidationLimits,
+    pub mail: crate::services::mail::MailConfig,
+    pub auth: AuthConfig,
+}
+
+/// Sign-in and sessions.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// A session unused for this long ends.
+    pub session_idle: chrono::Duration,
+    /// A session ends this long after sign-in, used or not.
+    pub session_absolute: chrono::Duration,
+    /// How long a sign-in link sent by e-mail works.
+    pub magic_link_ttl: chrono::Duration,
+    /// Sign-in links sent to one address per quarter of an hour, and sign-in requests from one
+    /// IP address.
+    pub magic_links_per_email: u64,
+    pub sign_ins_per_ip: u64,
+    /// OpenID Connect providers shown on the sign-in page (ProConnect in production).
+    pub oidc: Vec<OidcProvider>,
+}
+
+/// One OpenID Connect provider, discovered from its issuer URL.
+#[derive(Debug, Clone)]
+pub struct OidcProvider {
+    /// The name in URLs: `/auth/oidc/{id}/login`.
+    pub id: String,
+    pub label: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// ProConnect: `openid email given_name usual_name siret uid`.
+    pub scopes: Vec<String>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            session_idle: chrono::Duration::hours(2),
+            session_absolute: chrono::Duration::hours(12),
+            magic_link_ttl: chrono::Duration::minutes(15),
+            magic_links_per_email: 3,
+            sign_ins_per_ip: 20,
+            oidc: Vec::new(),
+        }
+    }
 }
 
 /// Limits on the files sent for validation, and the mass-change guard.
@@ -43,10 +88,21 @@ impl Config {
         );
         Self {
             database_url,
-            data_dir,
             public_base_url,
             validation: ValidationLimits::default(),
+            mail: crate::services::mail::MailConfig {
+                from: "eCarto contributions <ne-pas-repondre@ecarto.localhost>".into(),
+                smtp_url: None,
+                outbox_dir: data_dir.join("outbox"),
+            },
+            auth: AuthConfig::default(),
+            data_dir,
         }
+    }
+
+    /// Cookies get `Secure` when the public address is HTTPS.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_base_url.starts_with("https://")
     }
 
     pub fn is_postgres(&self) -> bool {

@@ -32,6 +32,14 @@ pub enum AppError {
     /// A file that was read but cannot be used at all.
     #[error("{0}")]
     Unprocessable(String),
+    /// Not signed in, or the credentials are not (or no longer) valid.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Signed in, but not allowed: the message says why.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    TooManyRequests(String),
     #[error("database error: {0}")]
     Db(#[from] DbErr),
     #[error("internal error: {0}")]
@@ -103,6 +111,27 @@ impl IntoResponse for AppError {
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "unusable-file",
                     "Fichier inutilisable".into(),
+                    Some(what.clone()),
+                    &[],
+                ),
+                AppError::Unauthorized(what) => (
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "Connexion requise".into(),
+                    Some(what.clone()),
+                    &[],
+                ),
+                AppError::Forbidden(what) => (
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "Action non autorisée".into(),
+                    Some(what.clone()),
+                    &[],
+                ),
+                AppError::TooManyRequests(what) => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too-many-requests",
+                    "Trop de demandes".into(),
                     Some(what.clone()),
                     &[],
                 ),

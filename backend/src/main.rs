@@ -7,6 +7,8 @@ use std::{
 
 use clap::{Parser, Subcommand};
 
+mod admin_cli;
+
 /// glibc's allocator spent a third of an import in malloc/free and its arena lock (perf);
 /// mimalloc's per-thread heaps remove most of it.
 #[global_allocator]
@@ -53,6 +55,18 @@ struct Cli {
         global = true
     )]
     mass_change_share: f64,
+    /// SMTP server for e-mail, `smtp://host:port` (add `?tls=required` for STARTTLS) or
+    /// `smtps://…`; without it, e-mails are written as .eml files to DATA_DIR/outbox.
+    #[arg(long, env = "ECARTO_SMTP_URL", global = true)]
+    smtp_url: Option<String>,
+    /// The sender of the platform's e-mails.
+    #[arg(
+        long,
+        env = "ECARTO_MAIL_FROM",
+        default_value = "eCarto contributions <ne-pas-repondre@ecarto.localhost>",
+        global = true
+    )]
+    mail_from: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -91,6 +105,28 @@ enum Command {
         /// Skips the checks against the register even when a database is there.
         #[arg(long)]
         offline: bool,
+    },
+    /// People: accounts, roles, organisation, moderators' territories.
+    #[command(subcommand)]
+    Users(admin_cli::UsersCommand),
+    /// Personal API tokens for scripts.
+    #[command(subcommand)]
+    Tokens(admin_cli::TokensCommand),
+    /// Organisations and their competence (overrides, delegations, exclusions).
+    #[command(subcommand)]
+    Orgs(admin_cli::OrgsCommand),
+    /// Requests to join an organisation the platform did not recognise.
+    #[command(subcommand, name = "access-requests")]
+    AccessRequests(admin_cli::AccessCommand),
+    /// May this person contribute this schema for this school? Prints the reason; exit code 0
+    /// yes, 1 no.
+    Can {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        uai: String,
+        #[arg(long)]
+        schema: String,
     },
     /// Writes the published dataset (latest or a past version) as CSV, JSON or GeoJSON.
     Export {
@@ -187,6 +223,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         max_rows: cli.validation_max_rows,
         mass_change_share: cli.mass_change_share,
     };
+    config.mail.smtp_url = cli.smtp_url.clone();
+    config.mail.from = cli.mail_from.clone();
     let cli_db_given = cli.database_url.is_some();
     if let Some(url) = cli.database_url {
         config.database_url = url;
@@ -212,13 +250,27 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                     println!("  {line}");
                 }
             }
+            if let Some(link) =
+                ecarto::services::auth::bootstrap_link(&state.db, &state.config.public_base_url)
+                    .await?
+            {
+                println!(
+                    "Aucun administrateur : ce lien, à usage unique, fait de qui l'ouvre le \
+                     premier administrateur :\n  {link}"
+                );
+            }
             let listener = tokio::net::TcpListener::bind(addr).await?;
             tracing::info!("eCarto contributions listening on http://{addr}");
-            axum::serve(listener, state.router())
-                .with_graceful_shutdown(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
-                .await?;
+            axum::serve(
+                listener,
+                state
+                    .router()
+                    .into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
         }
         Command::Migrate => {
             AppState::start(config).await?;
@@ -259,6 +311,27 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 annotated.as_deref(),
             )
             .await;
+        }
+        Command::Users(cmd) => {
+            let state = AppState::start(config).await?;
+            return Ok(admin_cli::users(&state, cmd).await);
+        }
+        Command::Tokens(cmd) => {
+            let state = AppState::start(config).await?;
+            return Ok(admin_cli::tokens(&state, cmd).await);
+        }
+        Command::Orgs(cmd) => {
+            let state = AppState::start(config).await?;
+            territories::ensure_loaded(&state.db).await?;
+            return Ok(admin_cli::orgs(&state, cmd).await);
+        }
+        Command::AccessRequests(cmd) => {
+            let state = AppState::start(config).await?;
+            return Ok(admin_cli::access(&state, cmd).await);
+        }
+        Command::Can { email, uai, schema } => {
+            let state = AppState::start(config).await?;
+            return Ok(admin_cli::check(&state, &email, &uai, &schema).await);
         }
         Command::Export {
             format,

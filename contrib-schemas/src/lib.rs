@@ -56,8 +56,17 @@ pub struct Schema {
     pub key: Vec<String>,
     /// `type_etablissement` values the schema accepts.
     pub school_types: Vec<String>,
+    /// Who may submit it: `contributors` (members of an organisation, within its competence)
+    /// or `everyone` (any signed-in person, on any school: the `signalement`).
+    pub audience: Audience,
     pub rules: Vec<Rule>,
     validator: jsonschema::Validator<RowJson>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Contributors,
+    Everyone,
 }
 
 impl std::fmt::Debug for Schema {

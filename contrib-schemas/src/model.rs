@@ -223,6 +223,16 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Schema, SchemaError> {
     }
     let key = strings(ext.get("key"));
     let school_types = strings(ext.get("school_types"));
+    let audience = match ext.get("audience").and_then(Value::as_str) {
+        None | Some("contributors") => crate::Audience::Contributors,
+        Some("everyone") => crate::Audience::Everyone,
+        Some(other) => {
+            return Err(invalid(
+                file,
+                format!("x-ecarto.audience : « {other} », attendu contributors ou everyone"),
+            ));
+        }
+    };
     let mut rules = Vec::new();
     for rule in ext
         .get("rules")
@@ -262,6 +272,7 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Schema, SchemaError> {
         columns,
         key,
         school_types,
+        audience,
         rules,
         raw,
         validator,

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261201_000001_territories;
 mod m20261201_000002_dataset;
+mod m20261201_000003_identity;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261201_000001_territories::Migration),
             Box::new(m20261201_000002_dataset::Migration),
+            Box::new(m20261201_000003_identity::Migration),
         ]
     }
 }

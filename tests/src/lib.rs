@@ -24,6 +24,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 pub mod browser;
+pub mod node;
 
 pub struct TestApp {
     pub state: AppState,
@@ -217,6 +218,104 @@ impl TestApp {
         }
         self.request(req.body(Body::from(body)).expect("request"))
             .await
+    }
+}
+
+/// A signed-in browser: its session cookie and the session's CSRF token.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
+    pub email: String,
+}
+
+/// A UAI with its right check letter, from 7 digits.
+pub fn uai(digits: &str) -> String {
+    format!(
+        "{digits}{}",
+        ecarto::domain::uai::expected_check_letter(digits)
+    )
+}
+
+impl TestApp {
+    /// Gives a person an account, organisation, roles and territories (as `ecarto users add`
+    /// does) and opens a real session for them.
+    pub async fn session_for(
+        &self,
+        email: &str,
+        organisation: Option<&str>,
+        roles: &[&str],
+        territories: &[&str],
+    ) -> Session {
+        use ecarto::services::{audit, auth, users};
+        let ctx = audit::Context::cli();
+        let u = users::grant(
+            &self.state.db,
+            &ctx,
+            users::Grant {
+                email: email.to_owned(),
+                display_name: None,
+                organisation: organisation.map(str::to_owned),
+                roles: roles.iter().map(|r| r.parse().expect("role")).collect(),
+                territories: territories
+                    .iter()
+                    .map(|t| t.parse().expect("territory"))
+                    .collect(),
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("grant {email}: {e:?}"));
+        let cookie = auth::open_session(
+            &self.state.db,
+            &ctx,
+            &self.state.config.auth,
+            &u,
+            "test",
+            None,
+        )
+        .await
+        .expect("session");
+        // Read from the table, not through `auth::session`: tests of expiry make sessions that
+        // are dead on arrival.
+        use sea_orm::EntityTrait;
+        let row = ecarto::entities::session::Entity::find_by_id(auth::hash(&cookie))
+            .one(&self.state.db)
+            .await
+            .expect("session read")
+            .expect("session stored");
+        Session {
+            cookie,
+            csrf: row.csrf_token,
+            email: email.to_owned(),
+        }
+    }
+
+    /// A request as a signed-in browser would send it (cookie and CSRF header); `None` sends
+    /// it anonymously.
+    pub async fn call(
+        &self,
+        session: Option<&Session>,
+        method: Method,
+        uri: &str,
+        body: Option<Value>,
+    ) -> TestResponse {
+        let mut headers: Vec<(String, String)> = Vec::new();
+        if let Some(s) = session {
+            headers.push((
+                "cookie".into(),
+                format!("{}={}", ecarto::services::auth::SESSION_COOKIE, s.cookie),
+            ));
+            headers.push(("x-csrf-token".into(), s.csrf.clone()));
+        }
+        if body.is_some() {
+            headers.push(("content-type".into(), "application/json".into()));
+        }
+        let h: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        self.send(method, uri, &h, bytes).await
     }
 }
 

@@ -1,6 +1,7 @@
 //! The domain: pure rules with no I/O.
 
 pub mod catalog;
+pub mod competence;
 pub mod export;
 pub mod nature;
 pub mod record;

@@ -8,10 +8,13 @@ use crate::app::AppState;
 /// The licence of everything the platform publishes.
 pub const LICENCE: &str = "Licence Ouverte / Open Licence 2.0 (Etalab), https://www.etalab.gouv.fr/licence-ouverte-open-licence";
 
+mod admin;
+pub mod auth;
 mod catalog;
 mod datasets;
 mod exports;
 mod health;
+mod me;
 mod openapi;
 mod pages;
 mod schemas;
@@ -31,6 +34,13 @@ pub fn router(state: AppState) -> Router {
         .merge(territories::router())
         .merge(schemas::router())
         .merge(validate::router())
+        .merge(auth::router())
+        .merge(me::router())
+        .merge(admin::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::csrf_guard,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

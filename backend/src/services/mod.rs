@@ -1,13 +1,19 @@
 //! Use cases as plain async functions over a database connection. They own their
 //! transactions; HTTP handlers, the CLI, jobs and tests all call them.
 
+pub mod audit;
+pub mod auth;
+pub mod competence;
 pub mod datasets;
 pub mod dcat;
 pub mod demo;
 pub mod exports;
 pub mod imports;
+pub mod mail;
+pub mod organisations;
 pub mod provenance;
 pub mod schools;
 pub mod seed;
 pub mod territories;
+pub mod users;
 pub mod validation;

@@ -5,6 +5,7 @@
 mod exports;
 mod first_start;
 mod health;
+mod identity;
 mod imports;
 mod pages;
 mod schools;

@@ -1,0 +1,70 @@
+//! `can_contribute` over the database: the school's facts from the published dataset and the
+//! territory reference, the schema's scope from the registry, the decision from the domain.
+
+use chrono::Utc;
+use ecarto_contrib_schemas::{Audience, Registry};
+use sea_orm::{ConnectionTrait, EntityTrait};
+
+use crate::{
+    domain::{
+        competence::{self, Actor, Decision, SchemaScope, SchoolFacts},
+        uai::Uai,
+    },
+    entities::{commune, school},
+    error::{AppError, AppResult},
+};
+
+/// What the decision knows of a school, or 404 for a UAI the register does not hold.
+pub async fn school_facts<C: ConnectionTrait>(db: &C, uai: &str) -> AppResult<SchoolFacts> {
+    let uai = Uai::parse(uai).map_err(|e| AppError::bad_request("uai", e.to_string()))?;
+    let s = school::Entity::find_by_id(uai.as_str().to_owned())
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("aucun établissement {uai} dans le registre")))?;
+    let c = match &s.code_commune {
+        Some(code) => commune::Entity::find_by_id(code.clone()).one(db).await?,
+        None => None,
+    };
+    Ok(SchoolFacts {
+        uai: s.uai,
+        name: s.name,
+        type_etablissement: s.type_etablissement,
+        secteur: s.secteur,
+        commune: s.code_commune,
+        commune_parent: c.as_ref().and_then(|c| c.parent_code.clone()),
+        commune_name: c.as_ref().map(|c| c.name.clone()),
+        epci: c.and_then(|c| c.epci_siren),
+        departement: s.code_departement,
+        academie: s.code_academie,
+        region: s.code_region,
+    })
+}
+
+/// The scope of a schema named `name` or `name@vN`.
+pub fn schema_scope(spec: &str) -> AppResult<SchemaScope> {
+    let schema = Registry::embedded()
+        .resolve(spec)
+        .map_err(|e| AppError::bad_request("schema", e.to_string()))?;
+    Ok(SchemaScope {
+        name: schema.name.clone(),
+        school_types: (!schema.school_types.is_empty()).then(|| schema.school_types.clone()),
+        open_to_beta_testers: schema.audience == Audience::Everyone,
+    })
+}
+
+/// The one check every contribution goes through.
+pub async fn can_contribute<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    uai: &str,
+    schema: &str,
+) -> AppResult<Decision> {
+    let scope = schema_scope(schema)?;
+    let school = school_facts(db, uai).await?;
+    Ok(competence::can_contribute(
+        actor,
+        &school,
+        &scope,
+        Utc::now(),
+    ))
+}

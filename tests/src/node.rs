@@ -1,0 +1,155 @@
+//! The Node.js test servers of `tests/support/node` (a real OpenID provider, a real SMTP
+//! server), started as child processes and stopped when dropped.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+pub struct NodeServer {
+    child: Child,
+    /// What follows `READY ` on the first stdout line: the issuer URL or the port.
+    pub ready: String,
+}
+
+impl Drop for NodeServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn support_dir() -> PathBuf {
+    crate::repo_root().join("tests/support/node")
+}
+
+impl NodeServer {
+    pub fn start(script: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let dir = support_dir();
+        assert!(
+            dir.join("node_modules").exists(),
+            "the Node.js test helpers are not installed: scripts/test runs `npm ci --prefix \
+             tests/support/node`"
+        );
+        let mut cmd = Command::new("node");
+        cmd.arg(dir.join(script))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("node starts");
+        let stdout = child.stdout.take().expect("stdout piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let started = Instant::now();
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("{script} did not start within 30 s"));
+        let ready = line
+            .trim()
+            .strip_prefix("READY ")
+            .unwrap_or_else(|| panic!("{script} printed {line:?} instead of READY"))
+            .to_owned();
+        let _ = started;
+        Self { child, ready }
+    }
+}
+
+/// A real SMTP server writing each message it receives as `<n>.eml` in a folder.
+pub struct SmtpServer {
+    _server: NodeServer,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl SmtpServer {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let server =
+            NodeServer::start("smtp.mjs", &[dir.path().to_str().expect("utf-8 path")], &[]);
+        let port = server.ready.parse().expect("READY <port>");
+        Self {
+            _server: server,
+            port,
+            dir,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// The raw messages received so far, in order, waiting up to 10 s for `count` of them.
+    pub fn messages(&self, count: usize) -> Vec<String> {
+        wait_for_messages(self.dir.path(), count)
+    }
+}
+
+/// The `.eml` files of a folder (an outbox or the SMTP server's), oldest first.
+pub fn wait_for_messages(dir: &Path, count: usize) -> Vec<String> {
+    let started = Instant::now();
+    loop {
+        let mut files: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .map(|p| {
+                        let t = p
+                            .metadata()
+                            .and_then(|m| m.modified())
+                            .unwrap_or(std::time::UNIX_EPOCH);
+                        (t, p)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if files.len() >= count || started.elapsed() > Duration::from_secs(10) {
+            files.sort();
+            return files
+                .into_iter()
+                .map(|(_, p)| std::fs::read_to_string(p).unwrap_or_default())
+                .collect();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A quoted-printable raw message as text: soft line breaks joined, `=XX` bytes decoded.
+pub fn decoded(message: &str) -> String {
+    let joined = message.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'='
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The first link of a plain-text e-mail that starts with `prefix`.
+pub fn link_in(message: &str, prefix: &str) -> Option<String> {
+    let unfolded = decoded(message);
+    let start = unfolded.find(prefix)?;
+    let rest = &unfolded[start..];
+    let end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
+    Some(rest[..end].to_owned())
+}
