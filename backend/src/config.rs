@@ -45,6 +45,56 @@ pub struct OidcProvider {
     pub scopes: Vec<String>,
 }
 
+impl OidcProvider {
+    /// ProConnect's scopes: `siret` names the agent's organisation.
+    pub const PROCONNECT_SCOPES: &'static str = "openid email given_name usual_name siret uid";
+
+    /// Reads `id=…;label=…;issuer=…;client_id=…;client_secret=…[;scopes=…]`, where
+    /// `client_secret_env=VAR` may stand for the secret so that it stays out of process lists.
+    /// The scopes default to ProConnect's.
+    pub fn parse(spec: &str, env: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let mut fields = std::collections::HashMap::new();
+        for part in spec.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| format!("fournisseur OpenID : « {part} », attendu clé=valeur"))?;
+            fields.insert(k.trim().to_owned(), v.trim().to_owned());
+        }
+        let get = |k: &str| {
+            fields
+                .get(k)
+                .cloned()
+                .ok_or_else(|| format!("fournisseur OpenID : {k}= manque dans « {spec} »"))
+        };
+        let client_secret = match fields.get("client_secret_env") {
+            Some(var) => env(var).ok_or_else(|| {
+                format!("fournisseur OpenID : la variable d'environnement {var} est vide")
+            })?,
+            None => get("client_secret")?,
+        };
+        let id = get("id")?;
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(format!(
+                "fournisseur OpenID : id « {id} », attendu lettres, chiffres et tirets"
+            ));
+        }
+        Ok(Self {
+            label: fields.get("label").cloned().unwrap_or_else(|| id.clone()),
+            id,
+            issuer: get("issuer")?,
+            client_id: get("client_id")?,
+            client_secret,
+            scopes: fields
+                .get("scopes")
+                .map(String::as_str)
+                .unwrap_or(Self::PROCONNECT_SCOPES)
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+        })
+    }
+}
+
 impl Default for AuthConfig {
     fn default() -> Self {
         Self {

@@ -67,6 +67,17 @@ struct Cli {
         global = true
     )]
     mail_from: String,
+    /// An OpenID Connect provider (ProConnect in production), repeatable:
+    /// `id=proconnect;label=ProConnect;issuer=https://…;client_id=…;client_secret_env=VAR`
+    /// (`client_secret=…` also works; `scopes=…` defaults to ProConnect's). In the environment,
+    /// several providers are separated by `|`.
+    #[arg(
+        long = "oidc",
+        env = "ECARTO_OIDC",
+        value_delimiter = '|',
+        global = true
+    )]
+    oidc: Vec<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -225,6 +236,12 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     };
     config.mail.smtp_url = cli.smtp_url.clone();
     config.mail.from = cli.mail_from.clone();
+    for spec in cli.oidc.iter().filter(|s| !s.trim().is_empty()) {
+        config.auth.oidc.push(
+            ecarto::config::OidcProvider::parse(spec, |v| std::env::var(v).ok())
+                .map_err(|e| format!("--oidc : {e}"))?,
+        );
+    }
     let cli_db_given = cli.database_url.is_some();
     if let Some(url) = cli.database_url {
         config.database_url = url;

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261201_000001_territories;
 mod m20261201_000002_dataset;
 mod m20261201_000003_identity;
+mod m20261201_000004_oidc;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_territories::Migration),
             Box::new(m20261201_000002_dataset::Migration),
             Box::new(m20261201_000003_identity::Migration),
+            Box::new(m20261201_000004_oidc::Migration),
         ]
     }
 }

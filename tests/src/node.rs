@@ -153,3 +153,112 @@ pub fn link_in(message: &str, prefix: &str) -> Option<String> {
     let end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
     Some(rest[..end].to_owned())
 }
+
+/// A real OpenID provider shaped like ProConnect (`oidc.mjs`), with test controls.
+pub struct OidcServer {
+    _server: NodeServer,
+    pub issuer: String,
+    http: reqwest::Client,
+}
+
+pub const OIDC_CLIENT_ID: &str = "ecarto-test";
+pub const OIDC_CLIENT_SECRET: &str = "a-long-enough-client-secret-for-tests";
+
+impl OidcServer {
+    /// `redirect_uri` is the platform's callback; `signed_userinfo` makes userinfo a signed JWT
+    /// as ProConnect's is.
+    pub fn start(redirect_uri: &str, post_logout_uri: &str, signed_userinfo: bool) -> Self {
+        let server = NodeServer::start(
+            "oidc.mjs",
+            &[],
+            &[
+                ("OIDC_CLIENT_ID", OIDC_CLIENT_ID),
+                ("OIDC_CLIENT_SECRET", OIDC_CLIENT_SECRET),
+                ("OIDC_REDIRECT_URIS", redirect_uri),
+                ("OIDC_POST_LOGOUT_REDIRECT_URIS", post_logout_uri),
+                (
+                    "OIDC_USERINFO_SIGNED",
+                    if signed_userinfo { "1" } else { "0" },
+                ),
+            ],
+        );
+        Self {
+            issuer: server.ready.clone(),
+            _server: server,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("http client"),
+        }
+    }
+
+    async fn control(&self, path: &str, body: serde_json::Value) {
+        let res = self
+            .http
+            .post(format!("{}{path}", self.issuer))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("provider control endpoint");
+        assert!(res.status().is_success(), "{path}: {}", res.status());
+    }
+
+    /// The account the next sign-ins authenticate as.
+    pub async fn next_user(&self, sub: &str, email: &str, siret: &str) {
+        self.control(
+            "/__test/next-user",
+            serde_json::json!({"sub": sub, "email": email, "given_name": "Camille",
+                "usual_name": "Martin", "siret": siret, "uid": sub}),
+        )
+        .await;
+    }
+
+    /// `none`, `expired`, `bad-signature`, `wrong-nonce`, `wrong-audience`, `wrong-issuer`.
+    pub async fn tamper(&self, mode: &str) {
+        self.control("/__test/token-tamper", serde_json::json!({"mode": mode}))
+            .await;
+    }
+
+    /// Plays the browser at the provider: follows its redirects (keeping its cookies) from the
+    /// authorization URL until one leaves for `stop_prefix`, and returns that URL.
+    pub async fn follow(&self, start: &str, stop_prefix: &str) -> String {
+        let mut cookies: std::collections::BTreeMap<String, String> = Default::default();
+        let mut url = start.to_owned();
+        for _ in 0..20 {
+            if url.starts_with(stop_prefix) {
+                return url;
+            }
+            let jar: Vec<String> = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let res = self
+                .http
+                .get(&url)
+                .header("cookie", jar.join("; "))
+                .send()
+                .await
+                .expect("provider answers");
+            for c in res.headers().get_all("set-cookie") {
+                if let Some((k, v)) = c
+                    .to_str()
+                    .ok()
+                    .and_then(|c| c.split(';').next())
+                    .and_then(|kv| kv.split_once('='))
+                {
+                    cookies.insert(k.to_owned(), v.to_owned());
+                }
+            }
+            let location = res
+                .headers()
+                .get("location")
+                .and_then(|l| l.to_str().ok())
+                .unwrap_or_else(|| panic!("no redirect from {url}: {}", res.status()))
+                .to_owned();
+            url = if location.starts_with('/') {
+                format!("{}{location}", self.issuer)
+            } else {
+                location
+            };
+        }
+        panic!("too many redirects from {start}")
+    }
+}

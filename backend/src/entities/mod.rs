@@ -15,6 +15,7 @@ pub mod import;
 pub mod login_token;
 pub mod moderator_territory;
 pub mod observation;
+pub mod oidc_attempt;
 pub mod organisation;
 pub mod provenance;
 pub mod rate_event;

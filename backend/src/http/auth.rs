@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use axum::{
     Form, Json, Router,
     body::Body,
-    extract::{ConnectInfo, FromRequestParts, Query, Request, State},
+    extract::{ConnectInfo, FromRequestParts, Path, Query, Request, State},
     http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts},
     middleware::Next,
     response::{Html, IntoResponse, Redirect, Response},
@@ -24,7 +24,7 @@ use crate::{
     services::{
         audit,
         auth::{self, SESSION_COOKIE, SessionInfo},
-        users,
+        oidc, users,
     },
     validation::render::{PAGE_STYLE, escape},
 };
@@ -40,7 +40,13 @@ pub fn router() -> Router<AppState> {
         .route("/auth/email/confirm", get(confirm_page).post(confirm))
         .route("/auth/bootstrap", get(bootstrap_page).post(bootstrap))
         .route("/auth/logout", post(logout))
+        .route("/auth/oidc/{provider}/login", get(oidc_login))
+        .route("/auth/oidc/{provider}/callback", get(oidc_callback))
+        .route("/acces", get(access_page).post(access_form))
 }
+
+/// Keeps the `state` of an OpenID sign-in in the browser that started it.
+const OIDC_STATE_COOKIE: &str = "ecarto_oidc_state";
 
 /// How the caller proved who they are.
 #[derive(Debug, Clone)]
@@ -480,13 +486,200 @@ async fn bootstrap(
 }
 
 async fn logout(State(state): State<AppState>, caller: OptionalCaller) -> AppResult<Response> {
+    let mut to = "/".to_owned();
     if let Some(c) = &caller.0
         && let Via::Session(s) = &c.via
     {
         auth::close_session(&state.db, &c.audit(), s).await?;
+        // Signed in through a provider: end its session too, or the next sign-in is silent.
+        if let (Some(id), Some(hint)) = (s.method.strip_prefix("oidc:"), &s.id_token_hint)
+            && let Some(p) = state.config.auth.oidc.iter().find(|p| p.id == id)
+        {
+            match oidc::end_session_url(p, &state.config.public_base_url, hint).await {
+                Ok(Some(url)) => to = url,
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "provider logout skipped"),
+            }
+        }
     }
-    let mut r = Redirect::to("/").into_response();
+    let mut r = Redirect::to(&to).into_response();
     r.headers_mut()
         .append(header::SET_COOKIE, session_cookie(&state, "", 0));
     Ok(r)
+}
+
+fn provider<'a>(state: &'a AppState, id: &str) -> AppResult<&'a crate::config::OidcProvider> {
+    state
+        .config
+        .auth
+        .oidc
+        .iter()
+        .find(|p| p.id == id)
+        .ok_or_else(|| AppError::NotFound(format!("fournisseur d'identité « {id} » inconnu")))
+}
+
+fn state_cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if state.config.secure_cookies() {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{OIDC_STATE_COOKIE}={value}; Path=/auth/oidc; HttpOnly; SameSite=Lax; \
+         Max-Age={max_age}{secure}"
+    ))
+    .unwrap_or(HeaderValue::from_static(""))
+}
+
+async fn oidc_login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<String>,
+    Query(q): Query<ReturnTo>,
+) -> AppResult<Response> {
+    let p = provider(&state, &id)?;
+    let ctx = ctx_of(ip);
+    if let Some(ip) = &ctx.ip {
+        auth::rate_limit(
+            &state.db,
+            &format!("sign-in:ip:{ip}"),
+            chrono::Duration::minutes(15),
+            state.config.auth.sign_ins_per_ip,
+        )
+        .await?;
+    }
+    let (url, st) = oidc::start(
+        &state.db,
+        p,
+        &state.config.public_base_url,
+        q.return_to.as_deref(),
+    )
+    .await?;
+    let mut r = Redirect::to(&url).into_response();
+    r.headers_mut()
+        .append(header::SET_COOKIE, state_cookie(&state, &st, 600));
+    Ok(r)
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+async fn oidc_callback(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<CallbackQuery>,
+) -> AppResult<Response> {
+    let p = provider(&state, &id)?;
+    let ctx = ctx_of(ip);
+    if let Some(error) = q.error {
+        audit::record(
+            &state.db,
+            &ctx,
+            "login.failed",
+            None,
+            json!({"method": format!("oidc:{id}"), "why": error, "detail": q.error_description}),
+        )
+        .await?;
+        return Err(AppError::Unauthorized(format!(
+            "le fournisseur d'identité a refusé la connexion : {}",
+            q.error_description.unwrap_or(error)
+        )));
+    }
+    let (Some(code), Some(st)) = (q.code, q.state) else {
+        return Err(AppError::bad_request(
+            "code",
+            "retour du fournisseur sans code ni state",
+        ));
+    };
+    let cookie_state = cookie(&headers, OIDC_STATE_COOKIE);
+    let signed = oidc::callback(
+        &state.db,
+        &ctx,
+        p,
+        &state.config.public_base_url,
+        &st,
+        cookie_state.as_deref(),
+        &code,
+    )
+    .await?;
+    let previous = cookie(&headers, SESSION_COOKIE);
+    let sid = auth::open_session_with_hint(
+        &state.db,
+        &ctx,
+        &state.config.auth,
+        &signed.user,
+        &format!("oidc:{id}"),
+        previous.as_deref(),
+        Some(signed.id_token),
+    )
+    .await?;
+    let to = match (&signed.unrecognised_siret, signed.user.organisation_id) {
+        (Some(siret), None) => format!("/acces?siret={siret}"),
+        _ => signed.return_to,
+    };
+    let mut r = signed_in(&state, &sid, &to);
+    r.headers_mut()
+        .append(header::SET_COOKIE, state_cookie(&state, "", 0));
+    Ok(r)
+}
+
+#[derive(Deserialize)]
+struct AccessQuery {
+    siret: Option<String>,
+}
+
+async fn access_page(caller: Caller, Query(q): Query<AccessQuery>) -> Html<String> {
+    let known = caller.actor.organisation.as_ref().map(|o| o.name.clone());
+    let body = match known {
+        Some(name) => format!("<p>Vous êtes membre de {}.</p>", escape(&name)),
+        None => format!(
+            "<p id=\"unrecognised\">Organisation non reconnue : votre organisation (SIRET {s}) \
+             n'est pas encore connue de la plateforme. Demandez l'accès ; un administrateur \
+             rattachera votre compte à votre organisation.</p><form method=\"post\" \
+             action=\"/acces\"><input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
+             <p><label>SIRET <input name=\"siret\" value=\"{s}\" required></label></p><p><label>\
+             Votre fonction et votre organisation <textarea name=\"message\"></textarea></label>\
+             </p><button>Demander l'accès</button></form>",
+            s = escape(q.siret.as_deref().unwrap_or("")),
+            csrf = escape(caller.csrf_token().unwrap_or(""))
+        ),
+    };
+    page("Accès contributeur", &body)
+}
+
+#[derive(Deserialize)]
+struct AccessForm {
+    siret: String,
+    #[serde(default)]
+    message: String,
+}
+
+async fn access_form(
+    State(state): State<AppState>,
+    caller: Caller,
+    Form(f): Form<AccessForm>,
+) -> AppResult<Html<String>> {
+    let r = users::request_access(
+        &state.db,
+        &caller.audit(),
+        &caller.user,
+        &f.siret,
+        &f.message,
+    )
+    .await?;
+    Ok(page(
+        "Demande envoyée",
+        &format!(
+            "<p id=\"access-requested\">Votre demande n° {} est enregistrée. Vous recevrez un \
+             e-mail quand un administrateur l'aura traitée.</p>",
+            r.id
+        ),
+    ))
 }

@@ -40,6 +40,7 @@ pub struct SessionInfo {
     pub csrf_token: String,
     pub id_hash: String,
     pub method: String,
+    pub id_token_hint: Option<String>,
 }
 
 /// Opens a session after a successful sign-in, ending the one the browser had (a new id at
@@ -51,6 +52,19 @@ pub async fn open_session(
     u: &user::Model,
     method: &str,
     previous: Option<&str>,
+) -> AppResult<String> {
+    open_session_with_hint(db, ctx, cfg, u, method, previous, None).await
+}
+
+/// [`open_session`], keeping an OpenID Connect ID token for the provider's logout.
+pub async fn open_session_with_hint(
+    db: &DatabaseConnection,
+    ctx: &audit::Context,
+    cfg: &AuthConfig,
+    u: &user::Model,
+    method: &str,
+    previous: Option<&str>,
+    id_token_hint: Option<String>,
 ) -> AppResult<String> {
     let id = random_token()?;
     let now = Utc::now();
@@ -66,6 +80,7 @@ pub async fn open_session(
         created_at: Set(now),
         last_seen_at: Set(now),
         expires_at: Set(now + cfg.session_absolute),
+        id_token_hint: Set(id_token_hint),
     }
     .insert(&txn)
     .await?;
@@ -120,6 +135,7 @@ pub async fn session<C: ConnectionTrait>(
         csrf_token: s.csrf_token,
         id_hash: s.id_hash,
         method: s.method,
+        id_token_hint: s.id_token_hint,
     }))
 }
 

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod exports;
 pub mod imports;
 pub mod mail;
+pub mod oidc;
 pub mod organisations;
 pub mod provenance;
 pub mod schools;

@@ -7,6 +7,7 @@ mod first_start;
 mod health;
 mod identity;
 mod imports;
+mod oidc;
 mod pages;
 mod schools;
 mod territories;
