@@ -77,6 +77,8 @@ pub enum OrgsCommand {
     /// Whether an EPCI holds the school competence (its écoles' competence follows).
     SchoolCompetence {
         org: String,
+        /// true or false.
+        #[arg(action = clap::ArgAction::Set)]
         holds: bool,
     },
     /// Adds a line of competence: an override, a delegation or an exclusion.

@@ -161,3 +161,99 @@ fn validate_exit_codes_reports_and_annotated_files() {
     assert_eq!(code, 2);
     assert!(err.contains("plus de 1 lignes"), "{err}");
 }
+
+#[test]
+fn users_tokens_and_organisations_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = ecarto(
+        dir.path(),
+        &[
+            "users",
+            "add",
+            "--email",
+            "Agent@Herault.fr",
+            "--org",
+            "departement:034",
+            "--role",
+            "contributor",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("agent@herault.fr"), "{out}");
+    let (code, out, err) = ecarto(
+        dir.path(),
+        &[
+            "users",
+            "add",
+            "--email",
+            "modo@ac-montpellier.fr",
+            "--role",
+            "moderator",
+            "--territory",
+            "departement:34",
+            "--territory",
+            "academie:11",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let (_, out, _) = ecarto(dir.path(), &["users", "list"]);
+    assert!(
+        out.contains("departement:34,academie:11") || out.contains("academie:11,departement:34"),
+        "{out}"
+    );
+
+    let (code, out, err) = ecarto(
+        dir.path(),
+        &[
+            "tokens",
+            "create",
+            "--email",
+            "agent@herault.fr",
+            "--name",
+            "nuit",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.trim().starts_with("ecarto_"),
+        "the secret alone on stdout: {out}"
+    );
+    assert!(err.contains("qu'une fois"), "{err}");
+
+    // Bad input: a clear message and a non-zero exit, nothing written.
+    let (code, _, err) = ecarto(
+        dir.path(),
+        &["users", "add", "--email", "x@y.fr", "--role", "boss"],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("rôle inconnu « boss »"), "{err}");
+    let (code, _, err) = ecarto(
+        dir.path(),
+        &["users", "add", "--email", "x@y.fr", "--role", "contributor"],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("--org"), "{err}");
+    let (code, _, err) = ecarto(
+        dir.path(),
+        &["tokens", "create", "--email", "personne@y.fr"],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("aucun compte"), "{err}");
+
+    let (code, out, err) = ecarto(dir.path(), &["orgs", "show", "departement:69"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Département du Rhône"), "{out}");
+    assert!(
+        out.contains("Métropole de Lyon"),
+        "the exclusion and its reason: {out}"
+    );
+    let (code, out, err) = ecarto(
+        dir.path(),
+        &["orgs", "school-competence", "243500139", "true"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Rennes Métropole"), "{out}");
+    let (code, _, err) = ecarto(dir.path(), &["orgs", "show", "canton:1"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("inconnue"), "{err}");
+}

@@ -202,11 +202,6 @@ async fn request_access(
     caller: Caller,
     Json(body): Json<AccessRequestBody>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
-    if caller.actor.organisation.is_some() {
-        return Err(AppError::Conflict(
-            "vous êtes déjà membre d'une organisation".into(),
-        ));
-    }
     let r = users::request_access(
         &state.db,
         &caller.audit(),

@@ -339,6 +339,11 @@ pub async fn request_access(
     siret: &str,
     message: &str,
 ) -> AppResult<access_request::Model> {
+    if u.organisation_id.is_some() {
+        return Err(AppError::Conflict(
+            "vous êtes déjà membre d'une organisation".into(),
+        ));
+    }
     let digits: String = siret.chars().filter(|c| !c.is_whitespace()).collect();
     if !(digits.len() == 9 || digits.len() == 14) || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(AppError::bad_request(

@@ -1,0 +1,999 @@
+//! The authorization matrix: every state-changing endpoint × role, and the competence of
+//! organisations × schools inside and outside it (Lyon/Rhône, Corse, Paris, an EPCI with and
+//! without the school competence, a delegation before and after its end), each from one table.
+//! A state-changing route added to the code without a row here fails
+//! `every_state_changing_route_is_in_the_matrix`.
+
+use std::collections::BTreeSet;
+
+use axum::http::{Method, StatusCode};
+use ecarto::services::territories;
+use ecarto_tests::{Session, TestApp, repo_root, uai};
+use serde_json::{Value, json};
+
+/// The kinds of caller every endpoint is tried with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Anonymous,
+    BetaTester,
+    Contributor,
+    Moderator,
+    Admin,
+}
+
+const EVERYONE: [Who; 5] = [
+    Who::Anonymous,
+    Who::BetaTester,
+    Who::Contributor,
+    Who::Moderator,
+    Who::Admin,
+];
+
+struct Endpoint {
+    method: Method,
+    /// The route as declared in the router (`{id}` placeholders).
+    route: &'static str,
+    /// The path called, placeholders filled from the fixtures.
+    path: fn(&Fixtures) -> String,
+    body: fn(&Fixtures, Who) -> Body,
+    expect: fn(Who) -> StatusCode,
+}
+
+enum Body {
+    None,
+    Json(Value),
+    Form(String),
+    Csv(&'static str),
+}
+
+struct Fixtures {
+    pending_request: i64,
+    competence_line: i64,
+    organisation: i64,
+    moderator_id: i64,
+}
+
+fn admin_only(ok: StatusCode) -> fn(Who) -> StatusCode {
+    // Function pointers cannot capture: one per success status.
+    match ok.as_u16() {
+        200 => |w| admin_gate(w, StatusCode::OK),
+        201 => |w| admin_gate(w, StatusCode::CREATED),
+        _ => |w| admin_gate(w, StatusCode::NO_CONTENT),
+    }
+}
+
+fn admin_gate(w: Who, ok: StatusCode) -> StatusCode {
+    match w {
+        Who::Anonymous => StatusCode::UNAUTHORIZED,
+        Who::Admin => ok,
+        _ => StatusCode::FORBIDDEN,
+    }
+}
+
+fn signed_in(w: Who, ok: StatusCode) -> StatusCode {
+    if w == Who::Anonymous {
+        StatusCode::UNAUTHORIZED
+    } else {
+        ok
+    }
+}
+
+/// THE table: one row per state-changing route.
+fn matrix() -> Vec<Endpoint> {
+    vec![
+        Endpoint {
+            method: Method::POST,
+            route: "/api/v1/validate/{schema}",
+            path: |_| "/api/v1/validate/inventaire-equipement".into(),
+            body: |_, _| Body::Csv("uai;date_inventaire;nb_terminaux\n0350006S;2025-09-01;12\n"),
+            // Checking a file before sending it is open to all.
+            expect: |_| StatusCode::OK,
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/auth/email",
+            path: |_| "/auth/email".into(),
+            body: |_, w| Body::Form(format!("email=form-{w:?}@exemple.fr")),
+            expect: |_| StatusCode::OK,
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/api/v1/auth/magic-link",
+            path: |_| "/api/v1/auth/magic-link".into(),
+            body: |_, w| Body::Json(json!({"email": format!("json-{w:?}@exemple.fr")})),
+            expect: |_| StatusCode::ACCEPTED,
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/auth/email/confirm",
+            path: |_| "/auth/email/confirm".into(),
+            body: |_, _| Body::Form("token=not-a-token".into()),
+            expect: |_| StatusCode::UNAUTHORIZED,
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/auth/bootstrap",
+            path: |_| "/auth/bootstrap".into(),
+            body: |_, _| Body::Form("token=x&email=a%40exemple.fr".into()),
+            // An admin exists: the bootstrap link is over for everyone.
+            expect: |_| StatusCode::CONFLICT,
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/acces",
+            path: |_| "/acces".into(),
+            body: |_, _| Body::Form("siret=99999999900011&message=test".into()),
+            // Members of an organisation have nothing to request; the others file a request
+            // (the beta-tester's is created by this row, so it is the only 200).
+            expect: |w| match w {
+                Who::Anonymous => StatusCode::UNAUTHORIZED,
+                Who::BetaTester | Who::Moderator | Who::Admin => StatusCode::OK,
+                Who::Contributor => StatusCode::CONFLICT,
+            },
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/api/v1/me/access-requests",
+            path: |_| "/api/v1/me/access-requests".into(),
+            body: |_, _| Body::Json(json!({"siret": "99999999900011"})),
+            // The /acces row above left a pending request for those without organisation.
+            expect: |w| match w {
+                Who::Anonymous => StatusCode::UNAUTHORIZED,
+                _ => StatusCode::CONFLICT,
+            },
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/api/v1/me/tokens",
+            path: |_| "/api/v1/me/tokens".into(),
+            body: |_, _| Body::Json(json!({"name": "matrice"})),
+            expect: |w| signed_in(w, StatusCode::CREATED),
+        },
+        Endpoint {
+            method: Method::DELETE,
+            route: "/api/v1/me/tokens/{id}",
+            // Nobody owns token 999999: a caller only ever sees their own.
+            path: |_| "/api/v1/me/tokens/999999".into(),
+            body: |_, _| Body::None,
+            expect: |w| signed_in(w, StatusCode::NOT_FOUND),
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/api/v1/admin/organisations",
+            path: |_| "/api/v1/admin/organisations".into(),
+            body: |_, w| {
+                Body::Json(
+                    json!({"kind": "commune", "name": format!("Commune test {w:?}"),
+                    "territory": "commune:35047"}),
+                )
+            },
+            expect: admin_only(StatusCode::CREATED),
+        },
+        Endpoint {
+            method: Method::PATCH,
+            route: "/api/v1/admin/organisations/{id}",
+            path: |f| format!("/api/v1/admin/organisations/{}", f.organisation),
+            body: |_, _| Body::Json(json!({"school_competence": true})),
+            expect: admin_only(StatusCode::OK),
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/api/v1/admin/organisations/{id}/competences",
+            path: |f| format!("/api/v1/admin/organisations/{}/competences", f.organisation),
+            body: |_, _| {
+                Body::Json(json!({"school_types": ["ecole"], "secteur": "public",
+                    "territory": "commune:35238", "reason": "test de la matrice"}))
+            },
+            expect: admin_only(StatusCode::CREATED),
+        },
+        Endpoint {
+            method: Method::DELETE,
+            route: "/api/v1/admin/competences/{id}",
+            path: |f| format!("/api/v1/admin/competences/{}", f.competence_line),
+            body: |_, _| Body::None,
+            expect: admin_only(StatusCode::NO_CONTENT),
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/api/v1/admin/users",
+            path: |_| "/api/v1/admin/users".into(),
+            body: |_, _| {
+                Body::Json(json!({"email": "nouveau@exemple.fr", "roles": ["beta-tester"]}))
+            },
+            expect: admin_only(StatusCode::OK),
+        },
+        Endpoint {
+            method: Method::DELETE,
+            route: "/api/v1/admin/users/{id}/roles/{role}",
+            path: |f| format!("/api/v1/admin/users/{}/roles/moderator", f.moderator_id),
+            body: |_, _| Body::None,
+            expect: admin_only(StatusCode::NO_CONTENT),
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/api/v1/admin/access-requests/{id}/decision",
+            path: |f| {
+                format!(
+                    "/api/v1/admin/access-requests/{}/decision",
+                    f.pending_request
+                )
+            },
+            body: |_, _| Body::Json(json!({"decision": "refuse", "reason": "matrice"})),
+            expect: admin_only(StatusCode::OK),
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/auth/logout",
+            path: |_| "/auth/logout".into(),
+            body: |_, _| Body::None,
+            // Last: it ends the sessions used above.
+            expect: |_| StatusCode::SEE_OTHER,
+        },
+    ]
+}
+
+/// Every `.route("…", …)` of the HTTP modules with a method other than GET.
+fn declared_state_changing_routes() -> BTreeSet<(String, String)> {
+    let dir = repo_root().join("backend/src/http");
+    let mut out = BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let src = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let mut rest = src.as_str();
+        while let Some(at) = rest.find(".route(") {
+            let after = &rest[at + ".route(".len()..];
+            // The call's text: up to the parenthesis that closes `.route(`.
+            let mut depth = 1;
+            let mut end = after.len();
+            for (i, c) in after.char_indices() {
+                match c {
+                    '(' => depth += 1,
+                    ')' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            end = i;
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let call = &after[..end];
+            let path = call.split('"').nth(1).unwrap_or("").to_owned();
+            for (method, needle) in [
+                ("POST", "post("),
+                ("PUT", "put("),
+                ("PATCH", "patch("),
+                ("DELETE", "delete("),
+            ] {
+                let found = call.match_indices(needle).any(|(i, _)| {
+                    i == 0
+                        || !call[..i]
+                            .chars()
+                            .last()
+                            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+                });
+                if found {
+                    out.insert((method.to_owned(), path.clone()));
+                }
+            }
+            rest = &after[end..];
+        }
+    }
+    out
+}
+
+#[test]
+fn every_state_changing_route_is_in_the_matrix() {
+    let declared = declared_state_changing_routes();
+    assert!(
+        declared.contains(&("POST".into(), "/api/v1/admin/users".into())),
+        "the scanner reads the routers: {declared:?}"
+    );
+    let covered: BTreeSet<(String, String)> = matrix()
+        .iter()
+        .map(|e| (e.method.to_string(), e.route.to_owned()))
+        .collect();
+    let missing: Vec<_> = declared.difference(&covered).collect();
+    assert!(
+        missing.is_empty(),
+        "state-changing routes without a row in the matrix: {missing:?}"
+    );
+    let stale: Vec<_> = covered.difference(&declared).collect();
+    assert!(
+        stale.is_empty(),
+        "matrix rows for routes that do not exist: {stale:?}"
+    );
+}
+
+async fn call(
+    app: &TestApp,
+    who: Option<&Session>,
+    e: &Endpoint,
+    f: &Fixtures,
+    w: Who,
+) -> StatusCode {
+    let path = (e.path)(f);
+    let mut headers: Vec<(String, String)> = Vec::new();
+    if let Some(s) = who {
+        headers.push(("cookie".into(), format!("ecarto_session={}", s.cookie)));
+        headers.push(("x-csrf-token".into(), s.csrf.clone()));
+    }
+    let body = match (e.body)(f, w) {
+        Body::None => vec![],
+        Body::Json(v) => {
+            headers.push(("content-type".into(), "application/json".into()));
+            v.to_string().into_bytes()
+        }
+        Body::Form(s) => {
+            headers.push((
+                "content-type".into(),
+                "application/x-www-form-urlencoded".into(),
+            ));
+            s.into_bytes()
+        }
+        Body::Csv(s) => {
+            headers.push(("content-type".into(), "text/csv".into()));
+            s.as_bytes().to_vec()
+        }
+    };
+    let h: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let res = app.send(e.method.clone(), &path, &h, body).await;
+    if res.status.is_server_error() {
+        panic!("{} {path} as {w:?}: {}", e.method, res.text());
+    }
+    res.status
+}
+
+#[tokio::test]
+async fn every_state_changing_endpoint_answers_each_role_as_the_table_says() {
+    let app = TestApp::new().await;
+    territories::ensure_loaded(&app.state.db).await.unwrap();
+    let admin = app
+        .session_for("admin@exemple.fr", None, &["admin"], &[])
+        .await;
+    let beta = app
+        .session_for("beta@exemple.fr", None, &["beta-tester"], &[])
+        .await;
+    let contributor = app
+        .session_for(
+            "agent@rhone.fr",
+            Some("departement:69"),
+            &["contributor"],
+            &[],
+        )
+        .await;
+    let moderator = app
+        .session_for("modo@exemple.fr", None, &["moderator"], &["departement:69"])
+        .await;
+    let requester = app
+        .session_for("demandeur@exemple.fr", None, &["beta-tester"], &[])
+        .await;
+    let req = app
+        .call(
+            Some(&requester),
+            Method::POST,
+            "/api/v1/me/access-requests",
+            Some(json!({"siret": "99999999900011"})),
+        )
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let epci = app
+        .call(
+            Some(&admin),
+            Method::POST,
+            "/api/v1/admin/users",
+            Some(
+                json!({"email": "agent@rennesmetropole.fr", "organisation": "243500139",
+                "roles": ["contributor"]}),
+            ),
+        )
+        .await;
+    epci.assert_status(StatusCode::OK);
+    let org = app
+        .call(
+            Some(&admin),
+            Method::GET,
+            "/api/v1/admin/organisations",
+            None,
+        )
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["siren"] == "243500139")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let line = app
+        .call(
+            Some(&admin),
+            Method::POST,
+            &format!("/api/v1/admin/organisations/{org}/competences"),
+            Some(
+                json!({"school_types": ["college"], "territory": "commune:35238",
+                "reason": "à supprimer par la matrice"}),
+            ),
+        )
+        .await
+        .json()["competence"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let users = app
+        .call(Some(&admin), Method::GET, "/api/v1/admin/users", None)
+        .await
+        .json();
+    let moderator_id = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "modo@exemple.fr")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let fixtures = Fixtures {
+        pending_request: req,
+        competence_line: line,
+        organisation: org,
+        moderator_id,
+    };
+
+    let mut failures = Vec::new();
+    for e in matrix() {
+        for w in EVERYONE {
+            let session = match w {
+                Who::Anonymous => None,
+                Who::BetaTester => Some(&beta),
+                Who::Contributor => Some(&contributor),
+                Who::Moderator => Some(&moderator),
+                Who::Admin => Some(&admin),
+            };
+            // Admin rows that consume their fixture run for the admin last, after the others
+            // were refused.
+            let got = call(&app, session, &e, &fixtures, w).await;
+            let want = (e.expect)(w);
+            if got != want {
+                failures.push(format!(
+                    "{} {} as {w:?}: got {got}, want {want}",
+                    e.method, e.route
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// One row of the competence table: who, which school, which schema, allowed or not, and a
+/// word the reason must contain.
+struct Case {
+    who: &'static str,
+    school: &'static str,
+    schema: &'static str,
+    allowed: bool,
+    because: &'static str,
+}
+
+#[tokio::test]
+async fn competence_follows_the_data_for_every_special_case() {
+    let app = TestApp::new().await;
+    let db = &app.state.db;
+    territories::ensure_loaded(db).await.unwrap();
+    // Schools in the real communes of the special cases (codes from the territory reference).
+    // (label, UAI, type, secteur, commune, département, académie, région)
+    type School = (
+        &'static str,
+        String,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+    );
+    let schools: Vec<School> = vec![
+        (
+            "college-lyon",
+            uai("0691001"),
+            "college",
+            "public",
+            "69381",
+            "69",
+            "10",
+            "84",
+        ),
+        (
+            "college-lyon-prive",
+            uai("0691002"),
+            "college",
+            "prive",
+            "69381",
+            "69",
+            "10",
+            "84",
+        ),
+        (
+            "college-villefranche",
+            uai("0691003"),
+            "college",
+            "public",
+            "69264",
+            "69",
+            "10",
+            "84",
+        ),
+        (
+            "ecole-lyon",
+            uai("0691004"),
+            "ecole",
+            "public",
+            "69381",
+            "69",
+            "10",
+            "84",
+        ),
+        (
+            "college-ajaccio",
+            uai("6201001"),
+            "college",
+            "public",
+            "2A004",
+            "2A",
+            "27",
+            "94",
+        ),
+        (
+            "lycee-bastia",
+            uai("7201001"),
+            "lycee",
+            "public",
+            "2B033",
+            "2B",
+            "27",
+            "94",
+        ),
+        (
+            "ecole-paris",
+            uai("0751001"),
+            "ecole",
+            "public",
+            "75101",
+            "75",
+            "01",
+            "11",
+        ),
+        (
+            "college-paris",
+            uai("0751002"),
+            "college",
+            "public",
+            "75105",
+            "75",
+            "01",
+            "11",
+        ),
+        (
+            "ecole-rennes",
+            uai("0351001"),
+            "ecole",
+            "public",
+            "35238",
+            "35",
+            "14",
+            "53",
+        ),
+        (
+            "ecole-bruz",
+            uai("0351002"),
+            "ecole",
+            "public",
+            "35047",
+            "35",
+            "14",
+            "53",
+        ),
+        (
+            "autre-rennes",
+            uai("0351003"),
+            "autre",
+            "public",
+            "35238",
+            "35",
+            "14",
+            "53",
+        ),
+        (
+            "ecole-montpellier",
+            uai("0341001"),
+            "ecole",
+            "public",
+            "34172",
+            "34",
+            "11",
+            "76",
+        ),
+        (
+            "ecole-sete",
+            uai("0341002"),
+            "ecole",
+            "public",
+            "34301",
+            "34",
+            "11",
+            "76",
+        ),
+    ];
+    let rows = schools
+        .iter()
+        .map(|(label, u, t, secteur, commune, dep, acad, reg)| {
+            (
+                u.as_str(),
+                vec![
+                    (
+                        "appellation_officielle",
+                        json!(format!("Établissement {label}")),
+                    ),
+                    ("type_etablissement", json!(t)),
+                    ("secteur", json!(secteur)),
+                    ("code_commune", json!(commune)),
+                    ("code_departement", json!(dep)),
+                    ("code_academie", json!(acad)),
+                    ("code_region", json!(reg)),
+                ],
+            )
+        })
+        .collect();
+    app.publish("annuaire", Some("2026-09-01"), rows).await;
+    let uai_of = |label: &str| {
+        schools
+            .iter()
+            .find(|s| s.0 == label)
+            .map(|s| s.1.clone())
+            .unwrap()
+    };
+
+    let admin = app
+        .session_for("admin@exemple.fr", None, &["admin"], &[])
+        .await;
+    let mut who: Vec<(&str, Session)> = Vec::new();
+    for (name, org) in [
+        ("rhone", Some("departement:69")),
+        ("metropole-lyon", Some("200046977")),
+        ("corse", Some("region:94")),
+        ("paris", Some("217500016")),
+        ("academie-lyon", Some("academie:10")),
+        ("rennes-metropole", Some("243500139")),
+        ("montpellier-metropole", Some("243400017")),
+        ("sete-agglo", Some("200066355")),
+        ("commune-rennes", Some("213502388")),
+    ] {
+        let s = app
+            .session_for(&format!("{name}@exemple.fr"), org, &["contributor"], &[])
+            .await;
+        who.push((name, s));
+    }
+    who.push((
+        "beta",
+        app.session_for("beta@exemple.fr", None, &["beta-tester"], &[])
+            .await,
+    ));
+    let org_id = |siren: &str| {
+        let siren = siren.to_owned();
+        let app = &app;
+        let admin = &admin;
+        async move {
+            app.call(
+                Some(admin),
+                Method::GET,
+                "/api/v1/admin/organisations",
+                None,
+            )
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["siren"] == siren.as_str())
+            .unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    // Rennes Métropole holds the school competence; Montpellier Méditerranée Métropole does
+    // not, but Montpellier delegates its écoles to it until tomorrow; Sète delegated to its
+    // agglomeration until yesterday.
+    let rm = org_id("243500139").await;
+    app.call(
+        Some(&admin),
+        Method::PATCH,
+        &format!("/api/v1/admin/organisations/{rm}"),
+        Some(json!({"school_competence": true})),
+    )
+    .await
+    .assert_status(StatusCode::OK);
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
+    let mmm = org_id("243400017").await;
+    app.call(
+        Some(&admin),
+        Method::POST,
+        &format!("/api/v1/admin/organisations/{mmm}/competences"),
+        Some(json!({"origin": "delegation", "delegated_by": "213401722",
+            "school_types": ["ecole"], "secteur": "public", "territory": "commune:34172",
+            "valid_until": tomorrow, "reason": "convention de délégation"})),
+    )
+    .await
+    .assert_status(StatusCode::CREATED);
+    let sete = org_id("200066355").await;
+    app.call(
+        Some(&admin),
+        Method::POST,
+        &format!("/api/v1/admin/organisations/{sete}/competences"),
+        Some(json!({"origin": "delegation", "delegated_by": "213403017",
+            "school_types": ["ecole"], "secteur": "public", "territory": "commune:34301",
+            "valid_from": (chrono::Utc::now() - chrono::Duration::days(30)).to_rfc3339(),
+            "valid_until": yesterday, "reason": "convention échue"})),
+    )
+    .await
+    .assert_status(StatusCode::CREATED);
+    // A delegation of a competence the delegator does not hold is refused.
+    app.call(
+        Some(&admin),
+        Method::POST,
+        &format!("/api/v1/admin/organisations/{sete}/competences"),
+        Some(json!({"origin": "delegation", "delegated_by": "213403017",
+            "school_types": ["college"], "secteur": "public", "territory": "commune:34301",
+            "reason": "impossible"})),
+    )
+    .await
+    .assert_status(StatusCode::BAD_REQUEST);
+
+    let inv = "inventaire-equipement";
+    let cases = [
+        Case {
+            who: "rhone",
+            school: "college-villefranche",
+            schema: inv,
+            allowed: true,
+            because: "compétent",
+        },
+        Case {
+            who: "rhone",
+            school: "college-lyon",
+            schema: inv,
+            allowed: false,
+            because: "Métropole de Lyon",
+        },
+        Case {
+            who: "metropole-lyon",
+            school: "college-lyon",
+            schema: inv,
+            allowed: true,
+            because: "collèges publics de l'EPCI 200046977",
+        },
+        Case {
+            who: "metropole-lyon",
+            school: "college-villefranche",
+            schema: inv,
+            allowed: false,
+            because: "hors du territoire",
+        },
+        Case {
+            who: "metropole-lyon",
+            school: "ecole-lyon",
+            schema: inv,
+            allowed: false,
+            because: "une école",
+        },
+        Case {
+            who: "rhone",
+            school: "college-lyon-prive",
+            schema: inv,
+            allowed: false,
+            because: "collège privé",
+        },
+        Case {
+            who: "metropole-lyon",
+            school: "college-lyon-prive",
+            schema: inv,
+            allowed: false,
+            because: "privé",
+        },
+        Case {
+            who: "academie-lyon",
+            school: "college-lyon-prive",
+            schema: inv,
+            allowed: true,
+            because: "académie",
+        },
+        Case {
+            who: "academie-lyon",
+            school: "college-ajaccio",
+            schema: inv,
+            allowed: false,
+            because: "hors du territoire",
+        },
+        Case {
+            who: "corse",
+            school: "college-ajaccio",
+            schema: inv,
+            allowed: true,
+            because: "Corse",
+        },
+        Case {
+            who: "corse",
+            school: "lycee-bastia",
+            schema: inv,
+            allowed: true,
+            because: "lycées",
+        },
+        Case {
+            who: "rhone",
+            school: "college-ajaccio",
+            schema: inv,
+            allowed: false,
+            because: "hors du territoire",
+        },
+        Case {
+            who: "paris",
+            school: "ecole-paris",
+            schema: inv,
+            allowed: true,
+            because: "écoles publiques",
+        },
+        Case {
+            who: "paris",
+            school: "college-paris",
+            schema: inv,
+            allowed: true,
+            because: "collèges publics",
+        },
+        Case {
+            who: "rennes-metropole",
+            school: "ecole-bruz",
+            schema: inv,
+            allowed: true,
+            because: "EPCI",
+        },
+        Case {
+            who: "commune-rennes",
+            school: "ecole-rennes",
+            schema: inv,
+            allowed: true,
+            because: "commune 35238",
+        },
+        Case {
+            who: "commune-rennes",
+            school: "ecole-bruz",
+            schema: inv,
+            allowed: false,
+            because: "hors du territoire",
+        },
+        Case {
+            who: "montpellier-metropole",
+            school: "ecole-montpellier",
+            schema: inv,
+            allowed: true,
+            because: "délégation de Commune de Montpellier",
+        },
+        Case {
+            who: "sete-agglo",
+            school: "ecole-sete",
+            schema: inv,
+            allowed: false,
+            because: "a pris fin",
+        },
+        Case {
+            who: "rhone",
+            school: "college-villefranche",
+            schema: "signalement",
+            allowed: true,
+            because: "signaler",
+        },
+        Case {
+            who: "beta",
+            school: "ecole-rennes",
+            schema: "signalement",
+            allowed: true,
+            because: "signaler",
+        },
+        Case {
+            who: "beta",
+            school: "ecole-rennes",
+            schema: inv,
+            allowed: false,
+            because: "aucune organisation",
+        },
+        Case {
+            who: "commune-rennes",
+            school: "ecole-rennes",
+            schema: "byod",
+            allowed: true,
+            because: "écoles publiques",
+        },
+        Case {
+            who: "commune-rennes",
+            school: "autre-rennes",
+            schema: "byod",
+            allowed: false,
+            because: "ne concerne pas",
+        },
+        Case {
+            who: "beta",
+            school: "autre-rennes",
+            schema: "signalement",
+            allowed: true,
+            because: "signaler",
+        },
+    ];
+    let mut failures = Vec::new();
+    for c in &cases {
+        let s = &who.iter().find(|(n, _)| *n == c.who).unwrap().1;
+        let res = app
+            .call(
+                Some(s),
+                Method::GET,
+                &format!(
+                    "/api/v1/me/competence?uai={}&schema={}",
+                    uai_of(c.school),
+                    c.schema
+                ),
+                None,
+            )
+            .await;
+        res.assert_status(StatusCode::OK);
+        let body = res.json();
+        let reason = body["reason"].as_str().unwrap_or("");
+        if body["allowed"] != json!(c.allowed) || !reason.contains(c.because) {
+            failures.push(format!(
+                "{} × {} × {}: allowed {} «{reason}», want {} with «{}»",
+                c.who, c.school, c.schema, body["allowed"], c.allowed, c.because
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // The same answer through the CLI's service and for bad input: 400 and 404, never 500.
+    let rhone = &who[0].1;
+    let bad = app
+        .call(
+            Some(rhone),
+            Method::GET,
+            "/api/v1/me/competence?uai=123&schema=byod",
+            None,
+        )
+        .await;
+    bad.assert_status(StatusCode::BAD_REQUEST);
+    app.call(
+        Some(rhone),
+        Method::GET,
+        &format!("/api/v1/me/competence?uai={}&schema=byod", uai("0999999")),
+        None,
+    )
+    .await
+    .assert_status(StatusCode::NOT_FOUND);
+    let missing = app
+        .call(Some(rhone), Method::GET, "/api/v1/me/competence", None)
+        .await;
+    missing.assert_status(StatusCode::BAD_REQUEST);
+    assert_eq!(missing.json()["errors"].as_array().unwrap().len(), 2);
+    app.call(
+        Some(rhone),
+        Method::GET,
+        &format!(
+            "/api/v1/me/competence?uai={}&schema=inconnu",
+            uai_of("college-lyon")
+        ),
+        None,
+    )
+    .await
+    .assert_status(StatusCode::BAD_REQUEST);
+}
