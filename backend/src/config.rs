@@ -28,6 +28,8 @@ pub struct AuthConfig {
     /// IP address.
     pub magic_links_per_email: u64,
     pub sign_ins_per_ip: u64,
+    /// Behind a reverse proxy: the caller's address is the last one of `X-Forwarded-For`.
+    pub trust_forwarded_for: bool,
     /// OpenID Connect providers shown on the sign-in page (ProConnect in production).
     pub oidc: Vec<OidcProvider>,
 }
@@ -103,6 +105,7 @@ impl Default for AuthConfig {
             magic_link_ttl: chrono::Duration::minutes(15),
             magic_links_per_email: 3,
             sign_ins_per_ip: 20,
+            trust_forwarded_for: false,
             oidc: Vec::new(),
         }
     }

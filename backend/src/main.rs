@@ -78,6 +78,10 @@ struct Cli {
         global = true
     )]
     oidc: Vec<String>,
+    /// Behind a reverse proxy: read the caller's address (rate limits, audit log) from the
+    /// last entry of `X-Forwarded-For`. Never set it when clients reach the platform directly.
+    #[arg(long, env = "ECARTO_TRUST_FORWARDED_FOR", global = true)]
+    trust_forwarded_for: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -236,6 +240,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     };
     config.mail.smtp_url = cli.smtp_url.clone();
     config.mail.from = cli.mail_from.clone();
+    config.auth.trust_forwarded_for = cli.trust_forwarded_for;
     for spec in cli.oidc.iter().filter(|s| !s.trim().is_empty()) {
         config.auth.oidc.push(
             ecarto::config::OidcProvider::parse(spec, |v| std::env::var(v).ok())

@@ -94,8 +94,23 @@ impl Caller {
 #[derive(Clone)]
 struct Resolved(Option<(user::Model, Via)>);
 
-fn client_ip(parts_ext: &axum::http::Extensions) -> Option<String> {
-    parts_ext
+/// The caller's address: the peer, or behind a trusted reverse proxy the last address it
+/// appended to `X-Forwarded-For` (earlier ones are whatever the client wrote).
+fn client_ip(state: &AppState, parts: &Parts) -> Option<String> {
+    if state.config.auth.trust_forwarded_for
+        && let Some(last) = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .rfind(|v| !v.is_empty())
+    {
+        return Some(last.to_owned());
+    }
+    parts
+        .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(a)| a.ip().to_string())
 }
@@ -169,7 +184,7 @@ impl FromRequestParts<AppState> for OptionalCaller {
             user,
             actor,
             via,
-            ip: client_ip(&parts.extensions),
+            ip: client_ip(state, parts),
         })))
     }
 }
@@ -337,11 +352,14 @@ fn ctx_of(ip: Option<String>) -> audit::Context {
 /// The peer address when the server knows it (not behind `oneshot` in tests).
 pub struct ClientIp(pub Option<String>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(client_ip(&parts.extensions)))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(state, parts)))
     }
 }
 

@@ -706,3 +706,50 @@ async fn me_needs_a_signed_in_caller() {
     .await
     .assert_status(StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn sign_in_requests_are_limited_per_address_behind_a_trusted_proxy() {
+    let app = TestApp::with_config(|c| {
+        c.auth.trust_forwarded_for = true;
+        c.auth.sign_ins_per_ip = 2;
+    })
+    .await;
+    let from = |ip: &'static str, n: u32| {
+        let app = &app;
+        async move {
+            app.send(
+                Method::POST,
+                "/api/v1/auth/magic-link",
+                &[
+                    ("content-type", "application/json"),
+                    ("x-forwarded-for", &format!("203.0.113.9, {ip}")),
+                ],
+                json!({"email": format!("agent{n}@exemple.fr")})
+                    .to_string()
+                    .into_bytes(),
+            )
+            .await
+            .status
+        }
+    };
+    assert_eq!(from("198.51.100.1", 1).await, StatusCode::ACCEPTED);
+    assert_eq!(from("198.51.100.1", 2).await, StatusCode::ACCEPTED);
+    assert_eq!(from("198.51.100.1", 3).await, StatusCode::TOO_MANY_REQUESTS);
+    // The address the proxy appended counts, not the one the client wrote before it.
+    assert_eq!(from("198.51.100.2", 4).await, StatusCode::ACCEPTED);
+    let admin = app
+        .session_for("admin@exemple.fr", None, &["admin"], &[])
+        .await;
+    let audit = app
+        .call(Some(&admin), Method::GET, "/api/v1/admin/audit", None)
+        .await
+        .json();
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event"] == "magic-link.sent" && e["ip"] == "198.51.100.2"),
+        "{audit}"
+    );
+}

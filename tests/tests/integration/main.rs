@@ -11,5 +11,6 @@ mod imports;
 mod oidc;
 mod pages;
 mod schools;
+mod sign_in_page;
 mod territories;
 mod validation;
