@@ -806,6 +806,22 @@ mod tests {
     }
 
     #[test]
+    fn moderators_review_their_territories_only() {
+        let mut modo = contributor("x", "academie", vec![]);
+        modo.roles = [Role::BetaTester, Role::Moderator].into();
+        modo.moderated_territories = vec!["departement:69".parse().expect("territory")];
+        let lyon = school("0690001A", "college", "public", "69381", "69", "200046977");
+        let rennes = school("0350001A", "ecole", "public", "35238", "35", "x");
+        assert!(moderates(&modo, &lyon));
+        assert!(!moderates(&modo, &rennes));
+        modo.roles.remove(&Role::Moderator);
+        assert!(
+            !moderates(&modo, &lyon),
+            "territories without the role grant nothing"
+        );
+    }
+
+    #[test]
     fn territories_parse_ministry_codes() {
         let t: TerritoryRef = "departement:034".parse().expect("parse");
         assert_eq!(t.to_string(), "departement:34");

@@ -14,7 +14,93 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn openapi(State(state): State<AppState>) -> Json<Value> {
-    Json(document(&state.config.public_base_url))
+    let mut doc = document(&state.config.public_base_url);
+    if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), identity_paths()) {
+        paths.extend(more);
+    }
+    doc["components"]["securitySchemes"] = json!({
+        "bearerAuth": {"type": "http", "scheme": "bearer", "description": "Jeton d'API personnel (ecarto_…), créé par POST /api/v1/me/tokens ou `ecarto tokens create`"},
+        "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "ecarto_session", "description": "Session du navigateur ; les requêtes qui modifient envoient aussi l'en-tête X-CSRF-Token donné par GET /api/v1/me"}
+    });
+    Json(doc)
+}
+
+/// The signed-in part of the API: the person, their tokens and requests, and administration.
+fn identity_paths() -> Value {
+    let secured = json!([{"bearerAuth": []}, {"sessionCookie": []}]);
+    let denied = json!({
+        "401": {"description": "Non connecté, ou jeton inconnu ou révoqué"},
+        "403": {"description": "Rôle insuffisant, ou jeton CSRF manquant (session)"}
+    });
+    let op = |tag: &str, summary: &str, responses: Value| {
+        let mut r = denied.clone();
+        if let (Some(r), Some(extra)) = (r.as_object_mut(), responses.as_object()) {
+            r.extend(extra.clone());
+        }
+        json!({"tags": [tag], "summary": summary, "security": secured, "responses": r})
+    };
+    let id = param("id", "path", "Identifiant", json!({"type": "integer"}));
+    let mut competence = op(
+        "identité",
+        "Puis-je contribuer ce schéma pour cet établissement ? La réponse et sa raison",
+        json!({"200": {"description": "{uai, schema, allowed, reason, competence_id}"}, "400": {"description": "uai ou schema manquant ou invalide"}, "404": {"description": "UAI absent du registre"}}),
+    );
+    competence["parameters"] = json!([
+        param(
+            "uai",
+            "query",
+            "UAI de l'établissement",
+            json!({"type": "string"})
+        ),
+        param(
+            "schema",
+            "query",
+            "Schéma (nom ou nom@vN)",
+            json!({"type": "string"})
+        )
+    ]);
+    let mut revoke = op(
+        "identité",
+        "Révoquer un de ses jetons",
+        json!({"200": {"description": "Le jeton révoqué"}, "404": {"description": "Jeton inconnu (ou d'une autre personne)"}}),
+    );
+    revoke["parameters"] = json!([id.clone()]);
+    let with_id = |mut o: Value| {
+        o["parameters"] = json!([id.clone()]);
+        o
+    };
+    json!({
+        "/api/v1/auth/magic-link": {"post": {"tags": ["identité"], "summary": "Recevoir un lien de connexion par e-mail ({email, return_to}) ; même réponse que l'adresse ait un compte ou non", "responses": {"202": {"description": "Lien envoyé si l'adresse peut se connecter"}, "400": {"description": "Adresse invalide"}, "429": {"description": "Trop de demandes"}}}},
+        "/api/v1/me": {"get": op("identité", "La personne connectée : organisation, rôles, compétence (lignes et phrases), territoires de modération, jeton CSRF", json!({"200": {"description": "La personne"}}))},
+        "/api/v1/me/competence": {"get": competence},
+        "/api/v1/me/tokens": {
+            "get": op("identité", "Ses jetons d'API (sans le secret), avec leur dernière utilisation", json!({"200": {"description": "Les jetons"}})),
+            "post": op("identité", "Créer un jeton d'API ({name}) : le secret n'est donné qu'ici", json!({"201": {"description": "{token, secret}"}}))
+        },
+        "/api/v1/me/tokens/{id}": {"delete": revoke},
+        "/api/v1/me/access-requests": {
+            "get": op("identité", "Ses demandes d'accès et leur décision", json!({"200": {"description": "Les demandes"}})),
+            "post": op("identité", "Demander à rejoindre son organisation ({siret, message})", json!({"201": {"description": "La demande"}, "409": {"description": "Déjà membre, ou une demande attend déjà"}}))
+        },
+        "/api/v1/admin/organisations": {
+            "get": op("administration", "Les organisations", json!({"200": {"description": "La liste"}})),
+            "post": op("administration", "Créer une organisation ({siren?, kind, name, territory})", json!({"201": {"description": "L'organisation"}}))
+        },
+        "/api/v1/admin/organisations/{id}": {
+            "get": with_id(op("administration", "Une organisation et sa compétence", json!({"200": {"description": "L'organisation"}}))),
+            "patch": with_id(op("administration", "Changer le SIREN ou la compétence scolaire d'un EPCI ({siren?, school_competence?})", json!({"200": {"description": "L'organisation"}})))
+        },
+        "/api/v1/admin/organisations/{id}/competences": {"post": with_id(op("administration", "Ajouter une ligne de compétence : dérogation, délégation (delegated_by, valid_from, valid_until) ou exclusion (effect: exclude)", json!({"201": {"description": "L'organisation"}})))},
+        "/api/v1/admin/competences/{id}": {"delete": with_id(op("administration", "Supprimer une ligne de compétence", json!({"204": {"description": "Supprimée"}})))},
+        "/api/v1/admin/users": {
+            "get": op("administration", "Les personnes, leurs rôles et territoires", json!({"200": {"description": "La liste"}})),
+            "post": op("administration", "Donner des rôles, une organisation, des territoires de modération ({email, organisation?, roles, territories})", json!({"200": {"description": "La personne"}}))
+        },
+        "/api/v1/admin/users/{id}/roles/{role}": {"delete": op("administration", "Retirer un rôle", json!({"204": {"description": "Retiré"}}))},
+        "/api/v1/admin/access-requests": {"get": op("administration", "Les demandes d'accès (?status=pending)", json!({"200": {"description": "La liste"}}))},
+        "/api/v1/admin/access-requests/{id}/decision": {"post": with_id(op("administration", "Décider d'une demande : {decision: approve, organisation} ou {decision: refuse, reason}", json!({"200": {"description": "La décision"}, "409": {"description": "Déjà traitée"}})))},
+        "/api/v1/admin/audit": {"get": op("administration", "Le journal d'audit (?limit=)", json!({"200": {"description": "Les événements, du plus récent"}}))}
+    })
 }
 
 fn field_schema(f: &Field) -> Value {

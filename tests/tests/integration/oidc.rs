@@ -23,6 +23,15 @@ async fn setup(signed_userinfo: bool) -> Setup {
     let provider = OidcServer::start(CALLBACK, &format!("{BASE}/"), signed_userinfo);
     let issuer = provider.issuer.clone();
     let app = TestApp::with_config(move |c| {
+        // Several providers side by side: a second one, only listed.
+        c.auth.oidc.push(OidcProvider {
+            id: "education".into(),
+            label: "Guichet Éducation".into(),
+            issuer: issuer.clone(),
+            client_id: "other".into(),
+            client_secret: "other-secret".into(),
+            scopes: vec!["openid".into(), "email".into()],
+        });
         c.auth.oidc.push(OidcProvider {
             id: "proconnect".into(),
             label: "ProConnect".into(),
@@ -98,6 +107,8 @@ async fn a_proconnect_agent_signs_in_and_joins_the_organisation_of_their_siret()
         .await;
     let page = s.app.get("/connexion").await.text();
     assert!(page.contains("/auth/oidc/proconnect/login"), "{page}");
+    assert!(page.contains("/auth/oidc/education/login"), "{page}");
+    assert!(page.contains("Se connecter avec ProConnect"), "{page}");
 
     let (path, state) = through_provider(&s).await;
     let res = callback(&s, &path, Some(&state)).await;
