@@ -7,6 +7,7 @@ mod m20261201_000001_territories;
 mod m20261201_000002_dataset;
 mod m20261201_000003_identity;
 mod m20261201_000004_oidc;
+mod m20261201_000005_submissions;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000002_dataset::Migration),
             Box::new(m20261201_000003_identity::Migration),
             Box::new(m20261201_000004_oidc::Migration),
+            Box::new(m20261201_000005_submissions::Migration),
         ]
     }
 }

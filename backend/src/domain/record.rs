@@ -85,7 +85,9 @@ impl Origin {
 ///   last, so it only fills gaps or replaces another undated one);
 /// - the field's own source (the catalogue's `source`) replaces another import source, and
 ///   replaces a reviewed contribution only when it is dated after it;
-/// - any other source only fills gaps: it never overwrites a value.
+/// - any other source only fills gaps: it never overwrites a value;
+/// - a reviewed contribution replaces what is published: a moderator accepted it, value by
+///   value, having seen the published value beside it.
 pub fn should_replace(
     field: &Field,
     current: &Value,
@@ -98,6 +100,9 @@ pub fn should_replace(
     }
     if current_origin.source == new_origin.source {
         return new_origin.as_of() >= current_origin.as_of();
+    }
+    if new_origin.from_contribution {
+        return true;
     }
     if new_origin.source != field.source {
         return false;
@@ -159,6 +164,26 @@ mod tests {
             &origin("etic", Some("2019")),
             &a,
             &origin("etic", Some("2020"))
+        ));
+    }
+
+    #[test]
+    fn a_reviewed_contribution_replaces_the_published_value() {
+        let f = Catalog::get().field("nb_terminaux").unwrap();
+        let (a, b) = (Value::from(40), Value::from(120));
+        assert!(should_replace(
+            f,
+            &a,
+            &origin("etic", Some("2019")),
+            &b,
+            &origin("contribution", Some("2026-12-01"))
+        ));
+        assert!(!should_replace(
+            f,
+            &a,
+            &origin("contribution", Some("2026-12-01")),
+            &b,
+            &origin("etic", Some("2019"))
         ));
     }
 

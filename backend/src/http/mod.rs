@@ -19,8 +19,9 @@ mod openapi;
 mod pages;
 mod schemas;
 mod schools;
+mod submissions;
 mod territories;
-mod validate;
+pub(crate) mod validate;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(me::router())
         .merge(admin::router())
+        .merge(submissions::router())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::csrf_guard,

@@ -73,14 +73,16 @@ fn too_large(limit: usize) -> AppError {
     ))
 }
 
-/// An uploaded file within the size limit, and the report form a browser's form asked for.
-struct Upload {
-    bytes: Bytes,
-    file_name: Option<String>,
-    format: Option<String>,
+/// An uploaded file within the size limit, and the form's other fields (the report form a
+/// browser's form asked for, the schema of a submission…).
+pub(crate) struct Upload {
+    pub bytes: Bytes,
+    pub file_name: Option<String>,
+    pub format: Option<String>,
+    pub fields: std::collections::HashMap<String, String>,
 }
 
-async fn read_upload(req: Request, limit: usize) -> AppResult<Upload> {
+pub(crate) async fn read_upload(req: Request, limit: usize) -> AppResult<Upload> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -118,6 +120,7 @@ async fn read_upload(req: Request, limit: usize) -> AppResult<Upload> {
             bytes,
             file_name: None,
             format: None,
+            fields: Default::default(),
         });
     }
     let req = Request::from_parts(parts, Body::from(bytes));
@@ -125,11 +128,20 @@ async fn read_upload(req: Request, limit: usize) -> AppResult<Upload> {
         AppError::bad_request("body", format!("formulaire multipart illisible : {e}"))
     })?;
     let mut format = None;
+    let mut fields = std::collections::HashMap::new();
     while let Some(field) = multipart.next_field().await.map_err(|e| {
         AppError::bad_request("body", format!("formulaire multipart illisible : {e}"))
     })? {
         if field.name() == Some("format") && field.file_name().is_none() {
             format = field.text().await.ok().filter(|f| !f.is_empty());
+            continue;
+        }
+        if let (Some(name), None) = (field.name().map(str::to_owned), field.file_name())
+            && name != "file"
+        {
+            if let Ok(text) = field.text().await {
+                fields.insert(name, text);
+            }
             continue;
         }
         let is_file = field.file_name().is_some() || field.name() == Some("file");
@@ -150,16 +162,24 @@ async fn read_upload(req: Request, limit: usize) -> AppResult<Upload> {
         if data.is_empty() && file_name.is_none() {
             break;
         }
-        // A form's `format` field may come after the file.
+        // Other fields may come after the file.
         while let Ok(Some(rest)) = multipart.next_field().await {
-            if rest.name() == Some("format") {
-                format = rest.text().await.ok().filter(|f| !f.is_empty());
+            let Some(name) = rest.name().map(str::to_owned) else {
+                continue;
+            };
+            if let Ok(text) = rest.text().await {
+                if name == "format" {
+                    format = Some(text).filter(|f| !f.is_empty());
+                } else {
+                    fields.insert(name, text);
+                }
             }
         }
         return Ok(Upload {
             bytes: data,
             file_name,
             format,
+            fields,
         });
     }
     Err(AppError::bad_request(

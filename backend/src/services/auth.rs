@@ -30,7 +30,11 @@ pub fn random_token() -> AppResult<String> {
 }
 
 pub fn hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    hash_bytes(token.as_bytes())
+}
+
+pub fn hash_bytes(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// A live session and its person.

@@ -15,6 +15,7 @@ pub mod organisations;
 pub mod provenance;
 pub mod schools;
 pub mod seed;
+pub mod submissions;
 pub mod territories;
 pub mod users;
 pub mod validation;

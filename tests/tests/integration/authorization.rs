@@ -43,10 +43,15 @@ enum Body {
     None,
     Json(Value),
     Form(String),
-    Csv(&'static str),
+    Csv(String),
 }
 
 struct Fixtures {
+    /// A collège of the Rhône outside the Métropole de Lyon.
+    school: String,
+    /// Pending submissions of the contributor (Département du Rhône).
+    withdrawable: i64,
+    reviewable: i64,
     pending_request: i64,
     competence_line: i64,
     organisation: i64,
@@ -85,7 +90,9 @@ fn matrix() -> Vec<Endpoint> {
             method: Method::POST,
             route: "/api/v1/validate/{schema}",
             path: |_| "/api/v1/validate/inventaire-equipement".into(),
-            body: |_, _| Body::Csv("uai;date_inventaire;nb_terminaux\n0350006S;2025-09-01;12\n"),
+            body: |_, _| {
+                Body::Csv("uai;date_inventaire;nb_terminaux\n0350006S;2025-09-01;12\n".into())
+            },
             // Checking a file before sending it is open to all.
             expect: |_| StatusCode::OK,
         },
@@ -203,13 +210,6 @@ fn matrix() -> Vec<Endpoint> {
             expect: admin_only(StatusCode::OK),
         },
         Endpoint {
-            method: Method::DELETE,
-            route: "/api/v1/admin/users/{id}/roles/{role}",
-            path: |f| format!("/api/v1/admin/users/{}/roles/moderator", f.moderator_id),
-            body: |_, _| Body::None,
-            expect: admin_only(StatusCode::NO_CONTENT),
-        },
-        Endpoint {
             method: Method::POST,
             route: "/api/v1/admin/access-requests/{id}/decision",
             path: |f| {
@@ -220,6 +220,65 @@ fn matrix() -> Vec<Endpoint> {
             },
             body: |_, _| Body::Json(json!({"decision": "refuse", "reason": "matrice"})),
             expect: admin_only(StatusCode::OK),
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/api/v1/submissions",
+            path: |_| "/api/v1/submissions?schema=inventaire-equipement".into(),
+            body: |f, _| {
+                Body::Csv(format!(
+                    "uai;date_inventaire;nb_terminaux\n{};2026-09-15;77\n",
+                    f.school
+                ))
+            },
+            // Everyone signed in may send; rows outside their competence are refused row by
+            // row (the competence test says which).
+            expect: |w| signed_in(w, StatusCode::CREATED),
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/api/v1/submissions/{id}/withdraw",
+            path: |f| format!("/api/v1/submissions/{}/withdraw", f.withdrawable),
+            body: |_, _| Body::None,
+            // Only its submitter; to the others it does not exist.
+            expect: |w| match w {
+                Who::Anonymous => StatusCode::UNAUTHORIZED,
+                Who::Contributor => StatusCode::OK,
+                _ => StatusCode::NOT_FOUND,
+            },
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/api/v1/submissions/{id}/claim",
+            path: |f| format!("/api/v1/submissions/{}/claim", f.reviewable),
+            body: |_, _| Body::None,
+            // The territory's moderator takes it first; the admin then finds it taken.
+            expect: |w| match w {
+                Who::Anonymous => StatusCode::UNAUTHORIZED,
+                Who::BetaTester | Who::Contributor => StatusCode::FORBIDDEN,
+                Who::Moderator => StatusCode::OK,
+                Who::Admin => StatusCode::CONFLICT,
+            },
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/api/v1/submissions/{id}/decision",
+            path: |f| format!("/api/v1/submissions/{}/decision", f.reviewable),
+            body: |_, _| Body::Json(json!({"decision": "reject", "reason": "matrice"})),
+            expect: |w| match w {
+                Who::Anonymous => StatusCode::UNAUTHORIZED,
+                Who::BetaTester | Who::Contributor => StatusCode::FORBIDDEN,
+                Who::Moderator => StatusCode::OK,
+                Who::Admin => StatusCode::CONFLICT,
+            },
+        },
+        Endpoint {
+            method: Method::DELETE,
+            route: "/api/v1/admin/users/{id}/roles/{role}",
+            path: |f| format!("/api/v1/admin/users/{}/roles/moderator", f.moderator_id),
+            body: |_, _| Body::None,
+            // Near the end: the moderator used above loses the role here.
+            expect: admin_only(StatusCode::NO_CONTENT),
         },
         Endpoint {
             method: Method::POST,
@@ -333,7 +392,7 @@ async fn call(
         }
         Body::Csv(s) => {
             headers.push(("content-type".into(), "text/csv".into()));
-            s.as_bytes().to_vec()
+            s.into_bytes()
         }
     };
     let h: Vec<(&str, &str)> = headers
@@ -440,7 +499,47 @@ async fn every_state_changing_endpoint_answers_each_role_as_the_table_says() {
         .unwrap()["id"]
         .as_i64()
         .unwrap();
+    let school = uai("0692001");
+    app.publish(
+        "annuaire",
+        Some("2026-09-01"),
+        vec![(
+            school.as_str(),
+            vec![
+                ("appellation_officielle", json!("Collège Claude Bernard")),
+                ("type_etablissement", json!("college")),
+                ("secteur", json!("public")),
+                ("code_commune", json!("69264")),
+                ("code_departement", json!("69")),
+                ("code_academie", json!("10")),
+                ("code_region", json!("84")),
+            ],
+        )],
+    )
+    .await;
+    let mut pending = Vec::new();
+    for n in [11, 22] {
+        let cookie = format!("ecarto_session={}", contributor.cookie);
+        let res = app
+            .send(
+                Method::POST,
+                "/api/v1/submissions?schema=inventaire-equipement",
+                &[
+                    ("cookie", &cookie),
+                    ("x-csrf-token", &contributor.csrf),
+                    ("content-type", "text/csv"),
+                ],
+                format!("uai;date_inventaire;nb_terminaux\n{school};2026-09-15;{n}\n").into_bytes(),
+            )
+            .await;
+        res.assert_status(StatusCode::CREATED);
+        assert_eq!(res.json()["status"], "pending");
+        pending.push(res.json()["id"].as_i64().unwrap());
+    }
     let fixtures = Fixtures {
+        school,
+        withdrawable: pending[0],
+        reviewable: pending[1],
         pending_request: req,
         competence_line: line,
         organisation: org,

@@ -12,5 +12,6 @@ mod oidc;
 mod pages;
 mod schools;
 mod sign_in_page;
+mod submissions;
 mod territories;
 mod validation;

@@ -1,0 +1,542 @@
+//! Submissions end to end through HTTP: a département's inventory with bad rows and a school
+//! outside its competence, the review queue, four eyes, partial acceptance merged into a new
+//! dataset version with its provenance, rejection, withdrawal, idempotency, signalements.
+
+use axum::http::{Method, StatusCode};
+use ecarto::services::territories;
+use ecarto_tests::{Session, TestApp, TestResponse, uai};
+use serde_json::{Value, json};
+
+/// Collèges of the Rhône: two outside the Métropole de Lyon, one inside; one in Ille-et-Vilaine.
+struct Schools {
+    villefranche: String,
+    tarare: String,
+    lyon: String,
+    rennes: String,
+}
+
+async fn setup() -> (TestApp, Schools) {
+    let app = TestApp::new().await;
+    territories::ensure_loaded(&app.state.db).await.unwrap();
+    let s = Schools {
+        villefranche: uai("0692001"),
+        tarare: uai("0692002"),
+        lyon: uai("0692003"),
+        rennes: uai("0352001"),
+    };
+    let school = |u: &str, name: &str, commune: &str, dep: &str, acad: &str, reg: &str| {
+        (
+            u.to_owned(),
+            vec![
+                ("appellation_officielle", json!(name)),
+                ("type_etablissement", json!("college")),
+                ("secteur", json!("public")),
+                ("etat", json!("ouvert")),
+                ("code_commune", json!(commune)),
+                ("code_departement", json!(dep)),
+                ("code_academie", json!(acad)),
+                ("code_region", json!(reg)),
+            ],
+        )
+    };
+    let rows = [
+        school(
+            &s.villefranche,
+            "Collège Claude Bernard",
+            "69264",
+            "69",
+            "10",
+            "84",
+        ),
+        school(&s.tarare, "Collège Jacques Cœur", "69243", "69", "10", "84"),
+        school(&s.lyon, "Collège Jean Moulin", "69381", "69", "10", "84"),
+        school(
+            &s.rennes,
+            "Collège des Gayeulles",
+            "35238",
+            "35",
+            "14",
+            "53",
+        ),
+    ];
+    app.publish(
+        "annuaire",
+        Some("2026-09-01"),
+        rows.iter().map(|(u, v)| (u.as_str(), v.clone())).collect(),
+    )
+    .await;
+    // What the ETIC survey said, to be corrected.
+    app.publish(
+        "etic",
+        Some("2019"),
+        vec![(s.villefranche.as_str(), vec![("nb_terminaux", json!(40))])],
+    )
+    .await;
+    (app, s)
+}
+
+async fn upload(
+    app: &TestApp,
+    who: &Session,
+    schema: &str,
+    csv: &str,
+    key: Option<&str>,
+) -> TestResponse {
+    let cookie = format!("ecarto_session={}", who.cookie);
+    let mut headers = vec![
+        ("cookie", cookie.as_str()),
+        ("x-csrf-token", who.csrf.as_str()),
+        ("content-type", "text/csv"),
+    ];
+    if let Some(k) = key {
+        headers.push(("idempotency-key", k));
+    }
+    app.send(
+        Method::POST,
+        &format!("/api/v1/submissions?schema={schema}&filename=inventaire.csv"),
+        &headers,
+        csv.as_bytes().to_vec(),
+    )
+    .await
+}
+
+fn row(view: &Value, line: i64) -> &Value {
+    view["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["line"] == line)
+        .unwrap_or_else(|| panic!("line {line} in {view}"))
+}
+
+#[tokio::test]
+async fn a_departement_inventory_is_partly_accepted_and_published_with_its_provenance() {
+    let (app, s) = setup().await;
+    let rhone = app
+        .session_for(
+            "dsi@rhone.fr",
+            Some("departement:69"),
+            &["contributor"],
+            &[],
+        )
+        .await;
+    let colleague = app
+        .session_for(
+            "colleague@rhone.fr",
+            Some("departement:69"),
+            &["contributor", "moderator"],
+            &["departement:69"],
+        )
+        .await;
+    let moderator = app
+        .session_for("modo@ac-lyon.fr", None, &["moderator"], &["departement:69"])
+        .await;
+    let other_moderator = app
+        .session_for(
+            "modo@ac-rennes.fr",
+            None,
+            &["moderator"],
+            &["departement:35"],
+        )
+        .await;
+
+    // Line 2 valid, 3 outside the competence (Lyon), 4 invalid, 5 valid.
+    let csv = format!(
+        "uai;date_inventaire;nb_terminaux;nb_tablettes;maintenance\n\
+         {};2026-09-15;120;30;collectivite\n\
+         {};2026-09-15;80;;collectivite\n\
+         {};2026-09-15;-4;;\n\
+         {};2026-09-15;95;10;prestataire\n",
+        s.villefranche, s.lyon, s.tarare, s.tarare
+    );
+    let res = upload(&app, &rhone, "inventaire-equipement", &csv, Some("envoi-1")).await;
+    res.assert_status(StatusCode::CREATED);
+    let view = res.json();
+    let id = view["id"].as_i64().unwrap();
+    assert_eq!(view["status"], "pending");
+    assert_eq!(view["rows_total"], 4);
+    assert_eq!(view["rows_proposed"], 1, "{view}");
+    assert_eq!(view["rows_refused"], 1, "{view}");
+    assert_eq!(view["rows_invalid"], 2, "{view}");
+    assert_eq!(row(&view, 2)["status"], "proposed");
+    assert_eq!(row(&view, 3)["status"], "refused");
+    assert!(
+        row(&view, 3)["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Métropole de Lyon"),
+        "{view}"
+    );
+    assert_eq!(row(&view, 4)["status"], "invalid");
+    // Line 5 repeats line 4's school: the duplicate key makes it invalid too.
+    assert_eq!(row(&view, 5)["status"], "invalid", "{view}");
+    assert_eq!(view["base_version"], 2);
+
+    // Retried with the same key, or the same file again: the same submission.
+    let again = upload(&app, &rhone, "inventaire-equipement", &csv, Some("envoi-1")).await;
+    again.assert_status(StatusCode::OK);
+    assert_eq!(again.json()["id"], id);
+    let again = upload(&app, &rhone, "inventaire-equipement", &csv, None).await;
+    assert_eq!(again.json()["id"], id);
+
+    // The queue of the territory's moderators, not the others'.
+    let queue = app
+        .call(Some(&moderator), Method::GET, "/api/v1/reviews", None)
+        .await
+        .json();
+    assert_eq!(queue.as_array().unwrap().len(), 1, "{queue}");
+    let queue = app
+        .call(Some(&other_moderator), Method::GET, "/api/v1/reviews", None)
+        .await
+        .json();
+    assert!(queue.as_array().unwrap().is_empty(), "{queue}");
+    app.call(Some(&rhone), Method::GET, "/api/v1/reviews", None)
+        .await
+        .assert_status(StatusCode::FORBIDDEN);
+    app.call(
+        Some(&other_moderator),
+        Method::GET,
+        &format!("/api/v1/submissions/{id}"),
+        None,
+    )
+    .await
+    .assert_status(StatusCode::NOT_FOUND);
+
+    // The diff: published value and its provenance beside the proposal.
+    let detail = app
+        .call(
+            Some(&moderator),
+            Method::GET,
+            &format!("/api/v1/submissions/{id}"),
+            None,
+        )
+        .await
+        .json();
+    let diff = row(&detail, 2)["diff"].as_array().unwrap().clone();
+    let terminaux = diff.iter().find(|d| d["field"] == "nb_terminaux").unwrap();
+    assert_eq!(terminaux["published"], 40);
+    assert_eq!(terminaux["published_provenance"]["source"], "etic");
+    assert_eq!(terminaux["proposed"], 120);
+
+    // Four eyes: a moderator of the submitting organisation may not decide.
+    let res = app
+        .call(
+            Some(&colleague),
+            Method::POST,
+            &format!("/api/v1/submissions/{id}/decision"),
+            Some(json!({"decision": "accept"})),
+        )
+        .await;
+    res.assert_status(StatusCode::FORBIDDEN);
+    assert!(res.text().contains("quatre yeux"), "{}", res.text());
+    // A refused row cannot be accepted.
+    app.call(
+        Some(&moderator),
+        Method::POST,
+        &format!("/api/v1/submissions/{id}/decision"),
+        Some(json!({"decision": "accept", "rows": [3]})),
+    )
+    .await
+    .assert_status(StatusCode::BAD_REQUEST);
+
+    app.call(
+        Some(&moderator),
+        Method::POST,
+        &format!("/api/v1/submissions/{id}/claim"),
+        None,
+    )
+    .await
+    .assert_status(StatusCode::OK);
+    // Accept line 2, but only its number of terminals.
+    let res = app
+        .call(
+            Some(&moderator),
+            Method::POST,
+            &format!("/api/v1/submissions/{id}/decision"),
+            Some(
+                json!({"decision": "accept", "rows": [2], "fields": {"2": ["nb_terminaux"]},
+                "reason": "inventaire conforme"}),
+            ),
+        )
+        .await;
+    res.assert_status(StatusCode::OK);
+    let outcome = res.json();
+    assert_eq!(outcome["submission"]["status"], "accepted");
+    let version = outcome["merged_version"].as_i64().unwrap();
+    assert_eq!(version, 3);
+
+    let school = app
+        .get(&format!("/api/v1/schools/{}", s.villefranche))
+        .await
+        .json();
+    let value = &school["themes"]["equipement"]["nb_terminaux"];
+    assert_eq!(value["value"], 120, "{school}");
+    assert_eq!(value["provenance"]["source"], "contribution");
+    assert_eq!(value["provenance"]["submission_id"], id);
+    assert!(
+        school["themes"]["equipement"]["nb_tablettes"]["value"].is_null(),
+        "a field left out of the decision is not published: {school}"
+    );
+    let changes = app
+        .get(&format!("/api/v1/datasets/versions/{version}/changes"))
+        .await
+        .json();
+    assert!(changes.to_string().contains("120"), "{changes}");
+
+    // Decided once.
+    app.call(
+        Some(&moderator),
+        Method::POST,
+        &format!("/api/v1/submissions/{id}/decision"),
+        Some(json!({"decision": "reject", "reason": "x"})),
+    )
+    .await
+    .assert_status(StatusCode::CONFLICT);
+    let mine = app
+        .call(
+            Some(&rhone),
+            Method::GET,
+            "/api/v1/submissions?mine=true",
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(mine[0]["status"], "accepted");
+    let audit_admin = app
+        .session_for("admin@exemple.fr", None, &["admin"], &[])
+        .await;
+    let events: Vec<String> = app
+        .call(
+            Some(&audit_admin),
+            Method::GET,
+            "/api/v1/admin/audit?limit=1000",
+            None,
+        )
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_owned())
+        .collect();
+    for e in [
+        "submission.created",
+        "submission.claimed",
+        "submission.accepted",
+    ] {
+        assert!(events.iter().any(|x| x == e), "{e} in {events:?}");
+    }
+}
+
+#[tokio::test]
+async fn rejection_needs_a_reason_and_a_withdrawn_submission_waits_for_nobody() {
+    let (app, s) = setup().await;
+    let rhone = app
+        .session_for(
+            "dsi@rhone.fr",
+            Some("departement:69"),
+            &["contributor"],
+            &[],
+        )
+        .await;
+    let moderator = app
+        .session_for("modo@ac-lyon.fr", None, &["moderator"], &["departement:69"])
+        .await;
+    let csv = format!(
+        "uai;date_inventaire;nb_terminaux\n{};2026-09-15;50\n",
+        s.tarare
+    );
+    let id = upload(&app, &rhone, "inventaire-equipement", &csv, None)
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let url = format!("/api/v1/submissions/{id}/decision");
+    app.call(
+        Some(&moderator),
+        Method::POST,
+        &url,
+        Some(json!({"decision": "reject"})),
+    )
+    .await
+    .assert_status(StatusCode::BAD_REQUEST);
+    app.call(
+        Some(&moderator),
+        Method::POST,
+        &url,
+        Some(json!({"decision": "maybe"})),
+    )
+    .await
+    .assert_status(StatusCode::BAD_REQUEST);
+    let res = app
+        .call(
+            Some(&moderator),
+            Method::POST,
+            &url,
+            Some(json!({"decision": "reject", "reason": "date d'inventaire manquante"})),
+        )
+        .await;
+    res.assert_status(StatusCode::OK);
+    assert_eq!(res.json()["submission"]["status"], "rejected");
+    let school = app
+        .get(&format!("/api/v1/schools/{}", s.tarare))
+        .await
+        .json();
+    assert!(school["themes"]["equipement"]["nb_terminaux"]["value"].is_null());
+
+    let csv = format!(
+        "uai;date_inventaire;nb_terminaux\n{};2026-09-15;60\n",
+        s.tarare
+    );
+    let id = upload(&app, &rhone, "inventaire-equipement", &csv, None)
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    // Only the submitter withdraws.
+    app.call(
+        Some(&moderator),
+        Method::POST,
+        &format!("/api/v1/submissions/{id}/withdraw"),
+        None,
+    )
+    .await
+    .assert_status(StatusCode::NOT_FOUND);
+    let res = app
+        .call(
+            Some(&rhone),
+            Method::POST,
+            &format!("/api/v1/submissions/{id}/withdraw"),
+            None,
+        )
+        .await;
+    res.assert_status(StatusCode::OK);
+    assert_eq!(res.json()["status"], "withdrawn");
+    app.call(
+        Some(&moderator),
+        Method::POST,
+        &format!("/api/v1/submissions/{id}/decision"),
+        Some(json!({"decision": "accept"})),
+    )
+    .await
+    .assert_status(StatusCode::CONFLICT);
+    // A corrected file linked to the first.
+    let csv = format!(
+        "uai;date_inventaire;nb_terminaux\n{};2026-09-20;61\n",
+        s.tarare
+    );
+    let cookie = format!("ecarto_session={}", rhone.cookie);
+    let res = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/submissions?schema=inventaire-equipement&supersedes={id}"),
+            &[
+                ("cookie", &cookie),
+                ("x-csrf-token", &rhone.csrf),
+                ("content-type", "text/csv"),
+            ],
+            csv.into_bytes(),
+        )
+        .await;
+    res.assert_status(StatusCode::CREATED);
+    assert_eq!(res.json()["supersedes"], id);
+}
+
+#[tokio::test]
+async fn anyone_signed_in_reports_an_error_on_any_school() {
+    let (app, s) = setup().await;
+    let citizen = app
+        .session_for("parent@exemple.fr", None, &["beta-tester"], &[])
+        .await;
+    let moderator = app
+        .session_for(
+            "modo@ac-rennes.fr",
+            None,
+            &["moderator"],
+            &["departement:35"],
+        )
+        .await;
+    let csv = format!(
+        "uai;champ;valeur_proposee;justification\n{};wifi;permanent;le wifi est installé depuis la rentrée\n",
+        s.rennes
+    );
+    let res = upload(&app, &citizen, "signalement", &csv, None).await;
+    res.assert_status(StatusCode::CREATED);
+    let view = res.json();
+    assert_eq!(view["rows_proposed"], 1, "{view}");
+    assert_eq!(row(&view, 2)["proposed"], json!({"wifi": "permanent"}));
+    // An inventory is not theirs to send: every row refused, nothing to review.
+    let res = upload(
+        &app,
+        &citizen,
+        "inventaire-equipement",
+        &format!(
+            "uai;date_inventaire;nb_terminaux\n{};2026-09-15;12\n",
+            s.rennes
+        ),
+        None,
+    )
+    .await;
+    res.assert_status(StatusCode::CREATED);
+    let refused = res.json();
+    assert_eq!(refused["status"], "nothing_to_review");
+    assert!(
+        row(&refused, 2)["reason"]
+            .as_str()
+            .unwrap()
+            .contains("aucune organisation")
+    );
+
+    let id = view["id"].as_i64().unwrap();
+    app.call(
+        Some(&moderator),
+        Method::POST,
+        &format!("/api/v1/submissions/{id}/decision"),
+        Some(json!({"decision": "accept"})),
+    )
+    .await
+    .assert_status(StatusCode::OK);
+    let school = app
+        .get(&format!("/api/v1/schools/{}", s.rennes))
+        .await
+        .json();
+    assert_eq!(
+        school["themes"]["connectivite"]["wifi"]["value"], "permanent",
+        "{school}"
+    );
+
+    // Bad input: unknown schema, no schema, an unusable file.
+    let cookie = format!("ecarto_session={}", citizen.cookie);
+    let h = [
+        ("cookie", cookie.as_str()),
+        ("x-csrf-token", citizen.csrf.as_str()),
+        ("content-type", "text/csv"),
+    ];
+    app.send(
+        Method::POST,
+        "/api/v1/submissions?schema=inconnu",
+        &h,
+        b"a;b\n".to_vec(),
+    )
+    .await
+    .assert_status(StatusCode::BAD_REQUEST);
+    app.send(Method::POST, "/api/v1/submissions", &h, b"a;b\n".to_vec())
+        .await
+        .assert_status(StatusCode::BAD_REQUEST);
+    app.send(
+        Method::POST,
+        "/api/v1/submissions?schema=signalement",
+        &h,
+        vec![0, 159, 146, 150, 0, 1],
+    )
+    .await
+    .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    app.send(
+        Method::POST,
+        "/api/v1/submissions?schema=signalement",
+        &[("content-type", "text/csv")],
+        b"x".to_vec(),
+    )
+    .await
+    .assert_status(StatusCode::UNAUTHORIZED);
+}
