@@ -133,6 +133,10 @@ enum Command {
     /// Requests to join an organisation the platform did not recognise.
     #[command(subcommand, name = "access-requests")]
     AccessRequests(admin_cli::AccessCommand),
+    /// Runs a scheduled job now: `outbox` sends the e-mails due, `digest` queues the
+    /// moderators' daily digests.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
     /// May this person contribute this schema for this school? Prints the reason; exit code 0
     /// yes, 1 no.
     Can {
@@ -154,6 +158,14 @@ enum Command {
         /// The file to write.
         #[arg(long)]
         out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    Run {
+        /// outbox or digest.
+        job: String,
     },
 }
 
@@ -281,6 +293,19 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                      premier administrateur :\n  {link}"
                 );
             }
+            // The outbox is drained every 30 s; replicas may all do it (messages are claimed).
+            let drainer = state.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+                loop {
+                    tick.tick().await;
+                    if let Err(e) =
+                        ecarto::services::outbox::drain(&drainer.db, &drainer.mailer).await
+                    {
+                        tracing::warn!(error = %e, "outbox drain failed");
+                    }
+                }
+            });
             let listener = tokio::net::TcpListener::bind(addr).await?;
             tracing::info!("eCarto contributions listening on http://{addr}");
             axum::serve(
@@ -350,6 +375,30 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Command::AccessRequests(cmd) => {
             let state = AppState::start(config).await?;
             return Ok(admin_cli::access(&state, cmd).await);
+        }
+        Command::Jobs(JobsCommand::Run { job }) => {
+            let state = AppState::start(config).await?;
+            match job.as_str() {
+                "outbox" => {
+                    let r = ecarto::services::outbox::drain(&state.db, &state.mailer).await?;
+                    println!(
+                        "e-mails : {} envoyé(s), {} à réessayer, {} abandonné(s)",
+                        r.sent, r.retried, r.failed
+                    );
+                }
+                "digest" => {
+                    let n = ecarto::services::submissions::daily_digest(
+                        &state.db,
+                        &state.config.public_base_url,
+                    )
+                    .await?;
+                    println!("{n} résumé(s) quotidien(s) mis en file d'envoi");
+                }
+                other => {
+                    eprintln!("erreur : tâche inconnue « {other} » : outbox ou digest");
+                    return Ok(ExitCode::from(2));
+                }
+            }
         }
         Command::Can { email, uai, schema } => {
             let state = AppState::start(config).await?;

@@ -8,6 +8,8 @@ mod m20261201_000002_dataset;
 mod m20261201_000003_identity;
 mod m20261201_000004_oidc;
 mod m20261201_000005_submissions;
+mod m20261201_000006_submission_schools;
+mod m20261201_000007_mail_outbox;
 
 pub struct Migrator;
 
@@ -20,6 +22,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000003_identity::Migration),
             Box::new(m20261201_000004_oidc::Migration),
             Box::new(m20261201_000005_submissions::Migration),
+            Box::new(m20261201_000006_submission_schools::Migration),
+            Box::new(m20261201_000007_mail_outbox::Migration),
         ]
     }
 }

@@ -13,6 +13,7 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub last_login_at: Option<DateTimeUtc>,
     pub disabled: bool,
+    pub daily_digest: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

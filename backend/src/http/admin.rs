@@ -367,27 +367,9 @@ async fn decide_access_request(
             ));
         }
     };
-    let (r, email) =
+    // The e-mail to the person went to the outbox with the decision.
+    let (r, _email) =
         users::decide_access(&state.db, &caller.audit(), id, decision, &b.reason).await?;
-    let body = if r.status == "approved" {
-        "Bonjour,\n\nVotre demande d'accès à eCarto contributions a été acceptée : vous pouvez \
-         désormais déposer des données pour les établissements de votre organisation.\n"
-            .to_string()
-    } else {
-        format!(
-            "Bonjour,\n\nVotre demande d'accès à eCarto contributions a été refusée, pour la \
-             raison suivante :\n\n{}\n",
-            r.decision_reason.clone().unwrap_or_default()
-        )
-    };
-    // The decision stands even if the e-mail cannot leave; the person also sees it on /me.
-    if let Err(e) = state
-        .mailer
-        .send(&email, "Votre demande d'accès à eCarto contributions", body)
-        .await
-    {
-        tracing::warn!(error = %e, "access request decision e-mail not sent");
-    }
     Ok(Json(
         json!({"id": r.id, "status": r.status, "organisation_id": r.organisation_id}),
     ))

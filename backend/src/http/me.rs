@@ -5,7 +5,7 @@ use axum::{
     Json, Router,
     extract::{Path, Query, State},
     http::StatusCode,
-    routing::{delete, get},
+    routing::{delete, get, post},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/me/competence", get(check_competence))
         .route("/api/v1/me/tokens", get(list_tokens).post(create_token))
         .route("/api/v1/me/tokens/{id}", delete(revoke_token))
+        .route("/api/v1/me/preferences", post(preferences))
         .route(
             "/api/v1/me/access-requests",
             get(my_access_requests).post(request_access),
@@ -234,4 +235,19 @@ async fn my_access_requests(
             }))
             .collect::<Vec<_>>()
     )))
+}
+
+#[derive(Deserialize)]
+struct Preferences {
+    /// Moderators: one digest a day instead of an e-mail per new submission.
+    daily_digest: bool,
+}
+
+async fn preferences(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(p): Json<Preferences>,
+) -> AppResult<Json<Value>> {
+    users::set_daily_digest(&state.db, &caller.user, p.daily_digest).await?;
+    Ok(Json(json!({"daily_digest": p.daily_digest})))
 }

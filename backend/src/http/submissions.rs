@@ -69,6 +69,7 @@ async fn submit(
     let (s, created) = submissions::submit(
         &state.db,
         &state.config.validation,
+        &state.config.public_base_url,
         &caller.audit(),
         &caller.actor,
         NewSubmission {
@@ -164,7 +165,15 @@ async fn decide(
     Json(input): Json<DecisionInput>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(json!(
-        submissions::decide(&state.db, &caller.audit(), &caller.actor, id, input).await?
+        submissions::decide(
+            &state.db,
+            &state.config.public_base_url,
+            &caller.audit(),
+            &caller.actor,
+            id,
+            input
+        )
+        .await?
     )))
 }
 

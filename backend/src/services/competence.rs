@@ -3,7 +3,9 @@
 
 use chrono::Utc;
 use ecarto_contrib_schemas::{Audience, Registry};
-use sea_orm::{ConnectionTrait, EntityTrait};
+use std::collections::HashMap;
+
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::{
     domain::{
@@ -38,6 +40,52 @@ pub async fn school_facts<C: ConnectionTrait>(db: &C, uai: &str) -> AppResult<Sc
         academie: s.code_academie,
         region: s.code_region,
     })
+}
+
+/// The facts of many schools at once (two queries per 500), the unknown ones left out.
+pub async fn school_facts_many<C: ConnectionTrait>(
+    db: &C,
+    uais: impl IntoIterator<Item = String>,
+) -> AppResult<HashMap<String, SchoolFacts>> {
+    let uais: Vec<String> = uais.into_iter().collect();
+    let mut out = HashMap::new();
+    for chunk in uais.chunks(500) {
+        let schools = school::Entity::find()
+            .filter(school::Column::Uai.is_in(chunk.iter().cloned()))
+            .all(db)
+            .await?;
+        let codes: Vec<String> = schools
+            .iter()
+            .filter_map(|s| s.code_commune.clone())
+            .collect();
+        let communes: HashMap<String, commune::Model> = commune::Entity::find()
+            .filter(commune::Column::Code.is_in(codes))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|c| (c.code.clone(), c))
+            .collect();
+        for s in schools {
+            let c = s.code_commune.as_ref().and_then(|c| communes.get(c));
+            out.insert(
+                s.uai.clone(),
+                SchoolFacts {
+                    commune_parent: c.and_then(|c| c.parent_code.clone()),
+                    commune_name: c.map(|c| c.name.clone()),
+                    epci: c.and_then(|c| c.epci_siren.clone()),
+                    uai: s.uai,
+                    name: s.name,
+                    type_etablissement: s.type_etablissement,
+                    secteur: s.secteur,
+                    commune: s.code_commune,
+                    departement: s.code_departement,
+                    academie: s.code_academie,
+                    region: s.code_region,
+                },
+            );
+        }
+    }
+    Ok(out)
 }
 
 /// The scope of a schema named `name` or `name@vN`.

@@ -12,6 +12,7 @@ pub mod imports;
 pub mod mail;
 pub mod oidc;
 pub mod organisations;
+pub mod outbox;
 pub mod provenance;
 pub mod schools;
 pub mod seed;

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::Utc;
 use ecarto_contrib_schemas::{ColumnKind, FieldMapping, Registry, Schema};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, Set, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -18,15 +18,17 @@ use crate::{
     config::ValidationLimits,
     domain::{
         catalog::Catalog,
-        competence::{self as rules, Actor, Role, SchoolFacts},
+        competence::{self as rules, Actor, Level, Role, SchoolFacts},
         uai::Uai,
     },
-    entities::{submission, submission_decision, submission_file, submission_row},
+    entities::{
+        submission, submission_decision, submission_file, submission_row, submission_school,
+    },
     error::{AppError, AppResult},
     services::{
         audit, competence,
         datasets::{self, Publication, SchoolObservation},
-        provenance, validation as register,
+        outbox, provenance, validation as register,
     },
     validation::{self, FileError, Options},
 };
@@ -104,6 +106,7 @@ fn file_error(e: FileError) -> AppError {
 pub async fn submit(
     db: &DatabaseConnection,
     limits: &ValidationLimits,
+    base_url: &str,
     ctx: &audit::Context,
     actor: &Actor,
     input: NewSubmission,
@@ -168,7 +171,6 @@ pub async fn submit(
     // Row by row: within the submitter's competence, or refused with the reason.
     let scope = competence::schema_scope(&schema.id())?;
     let now = Utc::now();
-    let mut facts: HashMap<String, Option<SchoolFacts>> = HashMap::new();
     let mut rows: Vec<submission_row::ActiveModel> = Vec::new();
     let (mut proposed, mut refused) = (0i64, 0i64);
     // An error about the file as a whole (a required column missing…) holds every row back.
@@ -182,22 +184,26 @@ pub async fn submit(
     if !file_errors.is_empty() {
         invalid.extend(v.rows.keys().copied());
     }
+    let all_uais: BTreeSet<String> = v
+        .rows
+        .values()
+        .flat_map(|(typed, _)| row_uais(schema, typed))
+        .collect();
+    let facts = competence::school_facts_many(db, all_uais).await?;
+    let mut touched: BTreeSet<String> = BTreeSet::new();
     for (line, (typed, _)) in v.rows.iter().filter(|(l, _)| !invalid.contains(l)) {
         let uais = row_uais(schema, typed);
         let mut reason = None;
         for u in &uais {
-            if !facts.contains_key(u) {
-                let f = competence::school_facts(db, u).await.ok();
-                facts.insert(u.clone(), f);
-            }
-            let decision = match facts.get(u).and_then(Option::as_ref) {
-                Some(f) => rules::can_contribute(actor, f, &scope, now),
-                None => continue,
-            };
+            let Some(f) = facts.get(u) else { continue };
+            let decision = rules::can_contribute(actor, f, &scope, now);
             if !decision.allowed {
                 reason = Some(decision.reason);
                 break;
             }
+        }
+        if reason.is_none() {
+            touched.extend(uais.iter().filter(|u| facts.contains_key(*u)).cloned());
         }
         let values = proposed_values(schema, typed);
         let status = if reason.is_some() {
@@ -293,6 +299,25 @@ pub async fn submit(
             .exec_without_returning(&txn)
             .await?;
     }
+    let schools: Vec<submission_school::ActiveModel> = touched
+        .iter()
+        .filter_map(|u| facts.get(u))
+        .map(|f| submission_school::ActiveModel {
+            submission_id: Set(s.id),
+            uai: Set(f.uai.clone()),
+            commune: Set(f.commune.clone()),
+            commune_parent: Set(f.commune_parent.clone()),
+            epci: Set(f.epci.clone()),
+            departement: Set(f.departement.clone()),
+            academie: Set(f.academie.clone()),
+            region: Set(f.region.clone()),
+        })
+        .collect();
+    for chunk in schools.chunks(500) {
+        submission_school::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&txn)
+            .await?;
+    }
     if let Some(prev) = s.supersedes {
         // The corrected file replaces the first while it waits.
         submission::Entity::update_many()
@@ -305,6 +330,7 @@ pub async fn submit(
             .exec(&txn)
             .await?;
     }
+    notify_received(&txn, base_url, actor, &s, &touched, &facts).await?;
     audit::record(
         &txn,
         ctx,
@@ -338,15 +364,8 @@ async fn schools_of(
     db: &DatabaseConnection,
     rows: &[submission_row::Model],
 ) -> AppResult<HashMap<String, SchoolFacts>> {
-    let mut out = HashMap::new();
-    for u in rows.iter().filter_map(|r| r.uai.clone()) {
-        if !out.contains_key(&u)
-            && let Ok(f) = competence::school_facts(db, &u).await
-        {
-            out.insert(u, f);
-        }
-    }
-    Ok(out)
+    let uais: BTreeSet<String> = rows.iter().filter_map(|r| r.uai.clone()).collect();
+    competence::school_facts_many(db, uais).await
 }
 
 /// Who may see a submission: its submitter, the members of its organisation, the moderators
@@ -611,8 +630,24 @@ pub struct QueueFilter {
     pub older_than: Option<i64>,
 }
 
+/// Schools of `submission_schools` inside a territory.
+fn in_territory(t: &rules::TerritoryRef) -> Condition {
+    use submission_school::Column as C;
+    let code = t.code.clone();
+    match t.level {
+        Level::National => Condition::all(),
+        Level::Region => Condition::all().add(C::Region.eq(code)),
+        Level::Academie => Condition::all().add(C::Academie.eq(code)),
+        Level::Departement => Condition::all().add(C::Departement.eq(code)),
+        Level::Epci => Condition::all().add(C::Epci.eq(code)),
+        Level::Commune => Condition::any()
+            .add(C::Commune.eq(code.clone()))
+            .add(C::CommuneParent.eq(code)),
+    }
+}
+
 /// The review queue of a moderator: submissions with a school in their territories (all for
-/// an admin), oldest first.
+/// an admin), oldest first. One query: the schools' territories were copied at submission.
 pub async fn queue(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -642,19 +677,27 @@ pub async fn queue(
     if let Some(h) = filter.older_than {
         q = q.filter(submission::Column::CreatedAt.lt(Utc::now() - chrono::Duration::hours(h)));
     }
-    let mut out = Vec::new();
-    for s in q.all(db).await? {
-        let rows = rows_of(db, s.id).await?;
-        let schools = schools_of(db, &rows).await?;
-        let mine = actor.has(Role::Admin) || schools.values().any(|f| rules::moderates(actor, f));
-        let in_territory = territory
-            .as_ref()
-            .is_none_or(|t| schools.values().any(|f| f.is_in(t)));
-        if mine && in_territory {
-            out.push((&s).into());
+    let schools_where = |cond: Condition| {
+        sea_orm::sea_query::Query::select()
+            .column(submission_school::Column::SubmissionId)
+            .from(submission_school::Entity)
+            .cond_where(cond)
+            .to_owned()
+    };
+    if !actor.has(Role::Admin) {
+        let mut mine = Condition::any();
+        for t in &actor.moderated_territories {
+            mine = mine.add(in_territory(t));
         }
+        if actor.moderated_territories.is_empty() {
+            return Ok(Vec::new());
+        }
+        q = q.filter(submission::Column::Id.in_subquery(schools_where(mine)));
     }
-    Ok(out)
+    if let Some(t) = &territory {
+        q = q.filter(submission::Column::Id.in_subquery(schools_where(in_territory(t))));
+    }
+    Ok(q.all(db).await?.iter().map(Into::into).collect())
 }
 
 /// A moderator takes a submission, so that two do not review it at once.
@@ -741,6 +784,7 @@ pub struct DecisionOutcome {
 /// changes; one transaction, recorded with who, when and why.
 pub async fn decide(
     db: &DatabaseConnection,
+    base_url: &str,
     ctx: &audit::Context,
     actor: &Actor,
     id: i64,
@@ -895,7 +939,7 @@ pub async fn decide(
         _ => "changes_requested",
     };
     let now = Utc::now();
-    submission_decision::ActiveModel {
+    let recorded = submission_decision::ActiveModel {
         submission_id: Set(id),
         moderator_id: Set(actor.user_id),
         decision: Set(decision.into()),
@@ -908,6 +952,7 @@ pub async fn decide(
     }
     .insert(&txn)
     .await?;
+    notify_decision(&txn, base_url, &s, &recorded, status, accepted.len()).await?;
     let mut m: submission::ActiveModel = s.into();
     m.status = Set(status.into());
     m.decided_at = Set(Some(now));
@@ -928,4 +973,243 @@ pub async fn decide(
         accepted_rows: accepted,
         merged_version,
     })
+}
+
+fn link(base_url: &str, id: i64) -> String {
+    format!("{}/api/v1/submissions/{id}", base_url.trim_end_matches('/'))
+}
+
+/// The submitter learns the result of the checks; the moderators of the schools' territories
+/// who want every submission at once learn there is one to review.
+async fn notify_received<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    base_url: &str,
+    actor: &Actor,
+    s: &submission::Model,
+    touched: &BTreeSet<String>,
+    facts: &HashMap<String, SchoolFacts>,
+) -> AppResult<()> {
+    let submitter = crate::entities::user::Entity::find_by_id(actor.user_id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| AppError::internal("submitter vanished"))?;
+    let next = if s.status == "pending" {
+        "Les lignes proposées attendent la relecture d'un modérateur de leur territoire ; vous \
+         recevrez un e-mail à sa décision."
+    } else {
+        "Aucune ligne ne peut être relue : corrigez le fichier et envoyez-le de nouveau."
+    };
+    outbox::enqueue(
+        txn,
+        &format!("submission:{}:received", s.id),
+        &submitter.email,
+        &format!("Envoi n° {} reçu : {}", s.id, s.file_name),
+        format!(
+            "Bonjour,\n\nVotre envoi n° {id} ({file}, schéma {schema}@v{v}) a été vérifié :\n\n\
+             - {proposed} ligne(s) proposée(s) à la relecture ;\n\
+             - {invalid} ligne(s) à corriger (voir le rapport) ;\n\
+             - {refused} ligne(s) hors de la compétence de votre organisation.\n\n{next}\n\n\
+             Le détail, ligne par ligne : {link}\n\n-- \neCarto contributions\n",
+            id = s.id,
+            file = s.file_name,
+            schema = s.schema_name,
+            v = s.schema_version,
+            proposed = s.rows_proposed,
+            invalid = s.rows_invalid,
+            refused = s.rows_refused,
+            link = link(base_url, s.id),
+        ),
+    )
+    .await?;
+    if s.status != "pending" {
+        return Ok(());
+    }
+    for (moderator, email) in moderators_of(txn, touched, facts, false).await? {
+        outbox::enqueue(
+            txn,
+            &format!("submission:{}:moderator:{moderator}", s.id),
+            &email,
+            &format!("À relire : envoi n° {} ({})", s.id, s.schema_name),
+            format!(
+                "Bonjour,\n\nUn nouvel envoi attend votre relecture : n° {id}, {file}, schéma \
+                 {schema}@v{v}, {proposed} ligne(s) proposée(s) pour des établissements de vos \
+                 territoires.\n\n{link}\n\nVous pouvez choisir de recevoir plutôt un résumé \
+                 quotidien.\n\n-- \neCarto contributions\n",
+                id = s.id,
+                file = s.file_name,
+                schema = s.schema_name,
+                v = s.schema_version,
+                proposed = s.rows_proposed,
+                link = link(base_url, s.id),
+            ),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Moderators (id, address) whose territories hold one of the schools, by preference.
+async fn moderators_of<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    touched: &BTreeSet<String>,
+    facts: &HashMap<String, SchoolFacts>,
+    daily_digest: bool,
+) -> AppResult<Vec<(i64, String)>> {
+    use crate::entities::{moderator_territory, user, user_role};
+    let ids: Vec<i64> = user_role::Entity::find()
+        .filter(user_role::Column::Role.eq(Role::Moderator.as_str()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| r.user_id)
+        .collect();
+    let mut out = Vec::new();
+    for u in user::Entity::find()
+        .filter(user::Column::Id.is_in(ids))
+        .filter(user::Column::Disabled.eq(false))
+        .filter(user::Column::DailyDigest.eq(daily_digest))
+        .all(db)
+        .await?
+    {
+        let territories: Vec<rules::TerritoryRef> = moderator_territory::Entity::find()
+            .filter(moderator_territory::Column::UserId.eq(u.id))
+            .all(db)
+            .await?
+            .into_iter()
+            .filter_map(|t| Some(rules::TerritoryRef::new(t.level.parse().ok()?, t.code)))
+            .collect();
+        let concerned = touched
+            .iter()
+            .filter_map(|uai| facts.get(uai))
+            .any(|f| territories.iter().any(|t| f.is_in(t)));
+        if concerned {
+            out.push((u.id, u.email));
+        }
+    }
+    Ok(out)
+}
+
+async fn notify_decision<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    base_url: &str,
+    s: &submission::Model,
+    d: &submission_decision::Model,
+    status: &str,
+    accepted: usize,
+) -> AppResult<()> {
+    let submitter = crate::entities::user::Entity::find_by_id(s.submitter_id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| AppError::internal("submitter vanished"))?;
+    let what = match status {
+        "accepted" => format!("a été acceptée : ses {accepted} ligne(s) proposée(s) sont publiées"),
+        "partially_accepted" => format!(
+            "a été acceptée en partie : {accepted} ligne(s) sur {} sont publiées",
+            s.rows_proposed
+        ),
+        "rejected" => "a été refusée".to_owned(),
+        _ => "appelle des modifications de votre part".to_owned(),
+    };
+    let version = d
+        .merged_version
+        .map(|v| format!("\nVersion publiée du jeu de données : {v}.\n"))
+        .unwrap_or_default();
+    let reason = if d.reason.is_empty() {
+        String::new()
+    } else {
+        format!("\nMotif du modérateur :\n\n{}\n", d.reason)
+    };
+    outbox::enqueue(
+        txn,
+        &format!("submission:{}:decision:{}", s.id, d.id),
+        &submitter.email,
+        &format!("Envoi n° {} : décision du modérateur", s.id),
+        format!(
+            "Bonjour,\n\nVotre envoi n° {id} ({file}) {what}.\n{reason}{version}\nLe détail : \
+             {link}\n\n-- \neCarto contributions\n",
+            id = s.id,
+            file = s.file_name,
+            link = link(base_url, s.id),
+        ),
+    )
+    .await?;
+    Ok(())
+}
+
+/// One e-mail a day to each moderator who prefers it: the submissions of the last 24 hours
+/// still waiting in their territories.
+pub async fn daily_digest(db: &DatabaseConnection, base_url: &str) -> AppResult<u64> {
+    let since = Utc::now() - chrono::Duration::hours(24);
+    let recent = submission::Entity::find()
+        .filter(submission::Column::Status.eq("pending"))
+        .filter(submission::Column::CreatedAt.gte(since))
+        .order_by_asc(submission::Column::Id)
+        .all(db)
+        .await?;
+    if recent.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<i64> = recent.iter().map(|s| s.id).collect();
+    let schools = submission_school::Entity::find()
+        .filter(submission_school::Column::SubmissionId.is_in(ids))
+        .all(db)
+        .await?;
+    let facts_of = |s: &submission_school::Model| SchoolFacts {
+        uai: s.uai.clone(),
+        commune: s.commune.clone(),
+        commune_parent: s.commune_parent.clone(),
+        epci: s.epci.clone(),
+        departement: s.departement.clone(),
+        academie: s.academie.clone(),
+        region: s.region.clone(),
+        ..Default::default()
+    };
+    let facts: HashMap<String, SchoolFacts> = schools
+        .iter()
+        .map(|s| (format!("{}/{}", s.submission_id, s.uai), facts_of(s)))
+        .collect();
+    let all: BTreeSet<String> = facts.keys().cloned().collect();
+    let day = Utc::now().date_naive();
+    let mut sent = 0;
+    for (moderator, email) in moderators_of(db, &all, &facts, true).await? {
+        let territories = crate::services::users::moderated_territories(db, moderator).await?;
+        let mine: Vec<&submission::Model> = recent
+            .iter()
+            .filter(|s| {
+                schools.iter().any(|sc| {
+                    sc.submission_id == s.id && territories.iter().any(|t| facts_of(sc).is_in(t))
+                })
+            })
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let lines: Vec<String> = mine
+            .iter()
+            .map(|s| {
+                format!(
+                    "- n° {} — {} ({}), {} ligne(s) : {}",
+                    s.id,
+                    s.file_name,
+                    s.schema_name,
+                    s.rows_proposed,
+                    link(base_url, s.id)
+                )
+            })
+            .collect();
+        outbox::enqueue(
+            db,
+            &format!("digest:{moderator}:{day}"),
+            &email,
+            &format!("eCarto : {} envoi(s) à relire", mine.len()),
+            format!(
+                "Bonjour,\n\nEnvois reçus ces dernières 24 heures pour vos territoires :\n\n{}\n\n\
+                 -- \neCarto contributions\n",
+                lines.join("\n")
+            ),
+        )
+        .await?;
+        sent += 1;
+    }
+    Ok(sent)
 }

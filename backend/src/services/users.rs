@@ -468,6 +468,25 @@ pub async fn decide_access(
     m.decision_reason = Set(Some(reason.trim().to_owned()).filter(|s| !s.is_empty()));
     m.organisation_id = Set(org.as_ref().map(|o| o.id));
     let r = m.update(&txn).await?;
+    let body = if org.is_some() {
+        "Bonjour,\n\nVotre demande d'accès à eCarto contributions a été acceptée : vous pouvez \
+         désormais déposer des données pour les établissements de votre organisation.\n"
+            .to_string()
+    } else {
+        format!(
+            "Bonjour,\n\nVotre demande d'accès à eCarto contributions a été refusée, pour la \
+             raison suivante :\n\n{}\n",
+            reason.trim()
+        )
+    };
+    crate::services::outbox::enqueue(
+        &txn,
+        &format!("access-request:{id}:decision"),
+        &u.email,
+        "Votre demande d'accès à eCarto contributions",
+        body,
+    )
+    .await?;
     audit::record(
         &txn,
         ctx,
@@ -515,4 +534,15 @@ pub async fn list<C: ConnectionTrait>(db: &C) -> AppResult<Vec<UserView>> {
         });
     }
     Ok(out)
+}
+
+pub async fn set_daily_digest(
+    db: &DatabaseConnection,
+    u: &user::Model,
+    daily_digest: bool,
+) -> AppResult<()> {
+    let mut m: user::ActiveModel = u.clone().into();
+    m.daily_digest = Set(daily_digest);
+    m.update(db).await?;
+    Ok(())
 }

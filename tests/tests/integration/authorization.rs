@@ -157,6 +157,13 @@ fn matrix() -> Vec<Endpoint> {
             expect: |w| signed_in(w, StatusCode::CREATED),
         },
         Endpoint {
+            method: Method::POST,
+            route: "/api/v1/me/preferences",
+            path: |_| "/api/v1/me/preferences".into(),
+            body: |_, _| Body::Json(json!({"daily_digest": false})),
+            expect: |w| signed_in(w, StatusCode::OK),
+        },
+        Endpoint {
             method: Method::DELETE,
             route: "/api/v1/me/tokens/{id}",
             // Nobody owns token 999999: a caller only ever sees their own.

@@ -636,6 +636,9 @@ async fn an_unrecognised_organisation_requests_access_and_an_admin_decides() {
             .contains("collèges publics du département 69"),
         "{me_now}"
     );
+    ecarto::services::outbox::drain(&app.state.db, &app.state.mailer)
+        .await
+        .unwrap();
     let mails = wait_for_messages(&outbox, 1);
     assert!(
         mails
@@ -678,6 +681,9 @@ async fn an_unrecognised_organisation_requests_access_and_an_admin_decides() {
     )
     .await
     .assert_status(StatusCode::OK);
+    ecarto::services::outbox::drain(&app.state.db, &app.state.mailer)
+        .await
+        .unwrap();
     let mails = wait_for_messages(&outbox, 2);
     assert!(mails.iter().any(|m| decoded(m).contains("SIRET inconnu")));
     let events = audit_events(&app, &admin).await;

@@ -540,3 +540,148 @@ async fn anyone_signed_in_reports_an_error_on_any_school() {
     .await
     .assert_status(StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn people_are_told_by_e_mail_through_the_outbox_and_a_failed_smtp_server_loses_nothing() {
+    use ecarto::services::{
+        mail::{MailConfig, Mailer},
+        outbox,
+    };
+    use ecarto_tests::node::{SmtpServer, decoded};
+    let (app, s) = setup().await;
+    let rhone = app
+        .session_for(
+            "dsi@rhone.fr",
+            Some("departement:69"),
+            &["contributor"],
+            &[],
+        )
+        .await;
+    let moderator = app
+        .session_for("modo@ac-lyon.fr", None, &["moderator"], &["departement:69"])
+        .await;
+    let digest_moderator = app
+        .session_for("modo2@ac-lyon.fr", None, &["moderator"], &["academie:10"])
+        .await;
+    app.call(
+        Some(&digest_moderator),
+        Method::POST,
+        "/api/v1/me/preferences",
+        Some(json!({"daily_digest": true})),
+    )
+    .await
+    .assert_status(StatusCode::OK);
+    let csv = format!(
+        "uai;date_inventaire;nb_terminaux\n{};2026-09-15;120\n",
+        s.villefranche
+    );
+    let id = upload(&app, &rhone, "inventaire-equipement", &csv, None)
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+
+    // The SMTP server is down: nothing is lost, the messages wait for the next attempt.
+    let dead = Mailer::new(&MailConfig {
+        from: "eCarto <ne-pas-repondre@ecarto.localhost>".into(),
+        smtp_url: Some("smtp://127.0.0.1:9".into()),
+        outbox_dir: app.dir.path().join("unused"),
+    })
+    .unwrap();
+    let r = outbox::drain(&app.state.db, &dead).await.unwrap();
+    assert_eq!(
+        (r.sent, r.retried),
+        (0, 2),
+        "submitter and moderator: {r:?}"
+    );
+    assert_eq!(outbox::counts(&app.state.db).await.unwrap().pending, 2);
+
+    let smtp = SmtpServer::start();
+    let live = Mailer::new(&MailConfig {
+        from: "eCarto <ne-pas-repondre@ecarto.localhost>".into(),
+        smtp_url: Some(smtp.url()),
+        outbox_dir: app.dir.path().join("unused"),
+    })
+    .unwrap();
+    // Not due yet (the retry waits); due a few minutes later.
+    let later = chrono::Utc::now() + chrono::Duration::minutes(5);
+    let r = outbox::drain_at(&app.state.db, &live, later).await.unwrap();
+    assert_eq!(r.sent, 2, "{r:?}");
+    let mails: Vec<String> = smtp.messages(2).iter().map(|m| decoded(m)).collect();
+    let to_submitter = mails
+        .iter()
+        .find(|m| m.contains("To: dsi@rhone.fr"))
+        .unwrap();
+    assert!(
+        to_submitter.contains(&format!("Votre envoi n° {id}")),
+        "{to_submitter}"
+    );
+    assert!(
+        to_submitter.contains("1 ligne(s) proposée(s)"),
+        "{to_submitter}"
+    );
+    assert!(to_submitter.contains(&format!("/api/v1/submissions/{id}")));
+    let to_moderator = mails
+        .iter()
+        .find(|m| m.contains("To: modo@ac-lyon.fr"))
+        .unwrap();
+    assert!(
+        to_moderator.contains("attend votre relecture"),
+        "{to_moderator}"
+    );
+    assert!(
+        !mails.iter().any(|m| m.contains("modo2@ac-lyon.fr")),
+        "the digest moderator gets no e-mail per submission"
+    );
+
+    app.call(
+        Some(&moderator),
+        Method::POST,
+        &format!("/api/v1/submissions/{id}/decision"),
+        Some(json!({"decision": "reject", "reason": "la date d'inventaire est celle de l'an dernier"})),
+    )
+    .await
+    .assert_status(StatusCode::OK);
+    let n = ecarto::services::submissions::daily_digest(&app.state.db, "http://127.0.0.1:8080")
+        .await
+        .unwrap();
+    assert_eq!(n, 0, "the submission was decided: nothing left to digest");
+    let r = outbox::drain_at(&app.state.db, &live, later).await.unwrap();
+    assert_eq!(r.sent, 1);
+    let mails: Vec<String> = smtp.messages(3).iter().map(|m| decoded(m)).collect();
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.contains("a été refusée") && m.contains("celle de l'an dernier")),
+        "{mails:?}"
+    );
+    // Never twice.
+    let r = outbox::drain_at(&app.state.db, &live, later).await.unwrap();
+    assert_eq!(r.sent, 0);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(smtp.messages(0).len(), 3);
+
+    // The daily digest for the moderator who chose it.
+    let csv = format!(
+        "uai;date_inventaire;nb_terminaux\n{};2026-09-15;90\n",
+        s.tarare
+    );
+    upload(&app, &rhone, "inventaire-equipement", &csv, None)
+        .await
+        .assert_status(StatusCode::CREATED);
+    let n = ecarto::services::submissions::daily_digest(&app.state.db, "http://127.0.0.1:8080")
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    // Queued once a day, however often the job runs.
+    ecarto::services::submissions::daily_digest(&app.state.db, "http://127.0.0.1:8080")
+        .await
+        .unwrap();
+    outbox::drain_at(&app.state.db, &live, later).await.unwrap();
+    let mails: Vec<String> = smtp.messages(6).iter().map(|m| decoded(m)).collect();
+    let digests = mails
+        .iter()
+        .filter(|m| m.contains("To: modo2@ac-lyon.fr"))
+        .count();
+    assert_eq!(digests, 1, "{mails:?}");
+}
