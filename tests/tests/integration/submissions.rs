@@ -685,3 +685,111 @@ async fn people_are_told_by_e_mail_through_the_outbox_and_a_failed_smtp_server_l
         .count();
     assert_eq!(digests, 1, "{mails:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_moderators_at_once_neither_decide_twice_nor_lose_an_update() {
+    let (app, s) = setup().await;
+    let rhone = app
+        .session_for(
+            "dsi@rhone.fr",
+            Some("departement:69"),
+            &["contributor"],
+            &[],
+        )
+        .await;
+    let academie = app
+        .session_for(
+            "dane@ac-lyon.fr",
+            Some("academie:10"),
+            &["contributor"],
+            &[],
+        )
+        .await;
+    let m1 = app
+        .session_for(
+            "modo1@ac-lyon.fr",
+            None,
+            &["moderator"],
+            &["departement:69"],
+        )
+        .await;
+    let m2 = app
+        .session_for("modo2@ac-lyon.fr", None, &["moderator"], &["academie:10"])
+        .await;
+
+    // The same submission decided by both at once: one decision, the other is told.
+    let csv = format!(
+        "uai;date_inventaire;nb_terminaux\n{};2026-09-15;70\n",
+        s.tarare
+    );
+    let id = upload(&app, &rhone, "inventaire-equipement", &csv, None)
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let url = format!("/api/v1/submissions/{id}/decision");
+    let accept = Some(json!({"decision": "accept"}));
+    let (a, b) = tokio::join!(
+        app.call(Some(&m1), Method::POST, &url, accept.clone()),
+        app.call(Some(&m2), Method::POST, &url, accept.clone()),
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::CONFLICT],
+        "{} / {}",
+        a.text(),
+        b.text()
+    );
+    let versions = app.get("/api/v1/datasets/versions").await.json();
+    let merges = versions
+        .as_array()
+        .or_else(|| versions["versions"].as_array())
+        .unwrap()
+        .iter()
+        .filter(|v| v["kind"] == "merge")
+        .count();
+    assert_eq!(merges, 1, "{versions}");
+
+    // Two submissions on the same school merged at once: both values survive.
+    let one = format!(
+        "uai;date_inventaire;nb_terminaux\n{};2026-09-15;130\n",
+        s.villefranche
+    );
+    let two = format!(
+        "uai;date_inventaire;nb_terminaux;nb_tablettes\n{};2026-09-15;130;44\n",
+        s.villefranche
+    );
+    let id1 = upload(&app, &rhone, "inventaire-equipement", &one, None)
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let id2 = upload(&app, &academie, "inventaire-equipement", &two, None)
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let (url1, url2) = (
+        format!("/api/v1/submissions/{id1}/decision"),
+        format!("/api/v1/submissions/{id2}/decision"),
+    );
+    let (a, b) = tokio::join!(
+        app.call(Some(&m2), Method::POST, &url1, accept.clone()),
+        app.call(Some(&m1), Method::POST, &url2, accept.clone()),
+    );
+    a.assert_status(StatusCode::OK);
+    b.assert_status(StatusCode::OK);
+    let school = app
+        .get(&format!("/api/v1/schools/{}", s.villefranche))
+        .await
+        .json();
+    let equipement = &school["themes"]["equipement"];
+    assert_eq!(equipement["nb_terminaux"]["value"], 130, "{school}");
+    assert_eq!(equipement["nb_tablettes"]["value"], 44, "{school}");
+    assert_eq!(
+        equipement["nb_tablettes"]["provenance"]["submission_id"],
+        id2
+    );
+}
