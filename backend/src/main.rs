@@ -8,6 +8,7 @@ use std::{
 use clap::{Parser, Subcommand};
 
 mod admin_cli;
+mod client_cli;
 
 /// glibc's allocator spent a third of an import in malloc/free and its arena lock (perf);
 /// mimalloc's per-thread heaps remove most of it.
@@ -82,6 +83,17 @@ struct Cli {
     /// last entry of `X-Forwarded-For`. Never set it when clients reach the platform directly.
     #[arg(long, env = "ECARTO_TRUST_FORWARDED_FOR", global = true)]
     trust_forwarded_for: bool,
+    /// The platform `submit` and `review` talk to.
+    #[arg(
+        long,
+        env = "ECARTO_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    url: String,
+    /// A personal API token for `submit` and `review` (`ecarto tokens create`).
+    #[arg(long, env = "ECARTO_TOKEN", global = true, hide_env_values = true)]
+    token: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -133,6 +145,22 @@ enum Command {
     /// Requests to join an organisation the platform did not recognise.
     #[command(subcommand, name = "access-requests")]
     AccessRequests(admin_cli::AccessCommand),
+    /// Sends a file to a running platform with your token (ECARTO_URL, ECARTO_TOKEN); prints
+    /// what became of each row. Exit code 0 when rows go to review.
+    Submit {
+        #[arg(long)]
+        schema: String,
+        file: PathBuf,
+        /// The submission this file corrects.
+        #[arg(long)]
+        supersedes: Option<i64>,
+        /// Makes a retried command one submission.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
+    /// The review queue and decisions, on a running platform with a moderator's token.
+    #[command(subcommand)]
+    Review(client_cli::ReviewCommand),
     /// Runs a scheduled job now: `outbox` sends the e-mails due, `digest` queues the
     /// moderators' daily digests.
     #[command(subcommand)]
@@ -375,6 +403,27 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Command::AccessRequests(cmd) => {
             let state = AppState::start(config).await?;
             return Ok(admin_cli::access(&state, cmd).await);
+        }
+        Command::Submit {
+            schema,
+            file,
+            supersedes,
+            idempotency_key,
+        } => {
+            let remote = client_cli::Remote {
+                url: cli.url.clone(),
+                token: cli.token.clone(),
+            };
+            return Ok(
+                client_cli::submit(&remote, &schema, &file, supersedes, idempotency_key).await,
+            );
+        }
+        Command::Review(cmd) => {
+            let remote = client_cli::Remote {
+                url: cli.url.clone(),
+                token: cli.token.clone(),
+            };
+            return Ok(client_cli::review(&remote, cmd).await);
         }
         Command::Jobs(JobsCommand::Run { job }) => {
             let state = AppState::start(config).await?;

@@ -257,3 +257,166 @@ fn users_tokens_and_organisations_from_the_command_line() {
     assert_eq!(code, 1);
     assert!(err.contains("inconnue"), "{err}");
 }
+
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn a_contribution_from_the_command_line_to_the_published_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let server = Server(
+        Command::new(env!("CARGO_BIN_EXE_ecarto"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+            .env_remove("DATABASE_URL")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let http = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    while http.get(format!("{url}/readyz")).send().await.is_err() {
+        assert!(started.elapsed().as_secs() < 120, "serve did not start");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let run = |args: &[&str], token: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecarto"));
+        cmd.arg("--data-dir")
+            .arg(dir.path())
+            .args(["--url", &url])
+            .args(args)
+            .env_remove("DATABASE_URL");
+        if let Some(t) = token {
+            cmd.env("ECARTO_TOKEN", t);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // The commune of Rennes and a moderator of Ille-et-Vilaine, with their tokens.
+    for args in [
+        &[
+            "users",
+            "add",
+            "--email",
+            "agent@rennes.fr",
+            "--org",
+            "213502388",
+            "--role",
+            "contributor",
+        ][..],
+        &[
+            "users",
+            "add",
+            "--email",
+            "modo@ac-rennes.fr",
+            "--role",
+            "moderator",
+            "--territory",
+            "departement:35",
+        ][..],
+    ] {
+        let (code, out, err) = run(args, None);
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let token = |email: &str| {
+        let (code, out, err) = run(&["tokens", "create", "--email", email], None);
+        assert_eq!(code, 0, "{err}");
+        out.trim().to_owned()
+    };
+    let (agent, moderator) = (token("agent@rennes.fr"), token("modo@ac-rennes.fr"));
+
+    // An école of Rennes (the bundled sample) and a collège of Bruz, not the commune's.
+    let file = dir.path().join("inventaire.csv");
+    std::fs::write(
+        &file,
+        "uai;date_inventaire;nb_terminaux;nb_tablettes\n0350592D;2026-09-15;24;8\n0350002M;2026-09-15;300;40\n",
+    )
+    .unwrap();
+    let f = file.to_string_lossy().into_owned();
+    let (code, _, err) = run(&["submit", "--schema", "inventaire-equipement", &f], None);
+    assert_eq!(code, 1);
+    assert!(err.contains("jeton"), "{err}");
+    let (code, out, err) = run(
+        &[
+            "submit",
+            "--schema",
+            "inventaire-equipement",
+            &f,
+            "--idempotency-key",
+            "k1",
+        ],
+        Some(&agent),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("Envoi n° 1 créé"), "{out}");
+    assert!(out.contains("1 ligne(s) proposée(s)"), "{out}");
+    assert!(out.contains("ligne 3 : refused"), "{out}");
+    let (code, out, _) = run(
+        &[
+            "submit",
+            "--schema",
+            "inventaire-equipement",
+            &f,
+            "--idempotency-key",
+            "k1",
+        ],
+        Some(&agent),
+    );
+    assert_eq!(code, 0);
+    assert!(out.contains("déjà reçu"), "{out}");
+
+    let (code, out, err) = run(&["review", "list"], Some(&moderator));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("1\tinventaire-equipement@v1"), "{out}");
+    let (code, _, err) = run(&["review", "decide", "1", "--accept"], Some(&agent));
+    assert_eq!(code, 1);
+    assert!(err.contains("modérateurs"), "{err}");
+    let (code, out, err) = run(&["review", "decide", "1", "--accept"], Some(&moderator));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("accepted, publié dans la version 5"), "{out}");
+
+    let school: serde_json::Value = http
+        .get(format!("{url}/api/v1/schools/0350592D"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(school["themes"]["equipement"]["nb_terminaux"]["value"], 24);
+    assert_eq!(
+        school["themes"]["equipement"]["nb_terminaux"]["provenance"]["submission_id"],
+        1
+    );
+
+    let (code, out, err) = run(&["jobs", "run", "outbox"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("envoyé(s)"), "{out}");
+    let mails = std::fs::read_dir(dir.path().join("outbox"))
+        .unwrap()
+        .count();
+    assert!(mails >= 3, "received, to review, decision: {mails}");
+    drop(server);
+}
