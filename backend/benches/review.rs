@@ -200,6 +200,7 @@ async fn submit_and_merge(conn: &DatabaseConnection, rows: usize) -> (f64, f64) 
             rows: None,
             fields: Default::default(),
             reason: String::new(),
+            conflicts: None,
         },
     )
     .await

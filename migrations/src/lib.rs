@@ -10,6 +10,7 @@ mod m20261201_000004_oidc;
 mod m20261201_000005_submissions;
 mod m20261201_000006_submission_schools;
 mod m20261201_000007_mail_outbox;
+mod m20261201_000008_dismissed_proposals;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_submissions::Migration),
             Box::new(m20261201_000006_submission_schools::Migration),
             Box::new(m20261201_000007_mail_outbox::Migration),
+            Box::new(m20261201_000008_dismissed_proposals::Migration),
         ]
     }
 }

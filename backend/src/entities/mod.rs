@@ -9,6 +9,7 @@ pub mod commune_former_code;
 pub mod competence;
 pub mod dataset_version;
 pub mod departement;
+pub mod dismissed_proposal;
 pub mod epci;
 pub mod external_identity;
 pub mod import;

@@ -191,6 +191,7 @@ pub async fn submit(
         .collect();
     let facts = competence::school_facts_many(db, all_uais).await?;
     let mut touched: BTreeSet<String> = BTreeSet::new();
+    let mut proposals: Vec<(i64, String, BTreeMap<String, Value>)> = Vec::new();
     for (line, (typed, _)) in v.rows.iter().filter(|(l, _)| !invalid.contains(l)) {
         let uais = row_uais(schema, typed);
         let mut reason = None;
@@ -206,6 +207,11 @@ pub async fn submit(
             touched.extend(uais.iter().filter(|u| facts.contains_key(*u)).cloned());
         }
         let values = proposed_values(schema, typed);
+        if reason.is_none()
+            && let Some(u) = uais.first()
+        {
+            proposals.push((*line as i64, u.clone(), values.clone()));
+        }
         let status = if reason.is_some() {
             refused += 1;
             "refused"
@@ -243,6 +249,7 @@ pub async fn submit(
     if let Some(m) = &v.report.mass_change {
         flags.push(json!({"flag": "mass_change", "share": m.share, "threshold": m.threshold}));
     }
+    flags.extend(dismissed_before(db, &proposals).await?);
     let base_version = datasets::latest_version(db).await?;
     let status = if proposed > 0 {
         "pending"
@@ -532,6 +539,31 @@ pub async fn view(db: &DatabaseConnection, actor: &Actor, id: i64) -> AppResult<
         }
         out_rows.push((r, proposed, diff));
     }
+    let proposed_rows: Vec<&submission_row::Model> =
+        rows.iter().filter(|r| r.status == "proposed").collect();
+    let conflicts = if s.status == "pending" {
+        conflicts_of(db, &s, &proposed_rows).await?
+    } else {
+        Vec::new()
+    };
+    let summary_flags: Vec<Value> = serde_json::from_str(&s.flags).unwrap_or_default();
+    for (r, _, diff) in out_rows.iter_mut() {
+        for (field, _, _, _, flags) in diff.iter_mut() {
+            if conflicts
+                .iter()
+                .any(|c| c.line == r.line && &c.field == field)
+            {
+                flags.push("conflict");
+            }
+            if summary_flags.iter().any(|f| {
+                f["flag"] == "dismissed_before"
+                    && f["line"] == r.line
+                    && f["field"] == field.as_str()
+            }) {
+                flags.push("dismissed_before");
+            }
+        }
+    }
     let provenances = provenance::describe(db, provenance_ids).await?;
     let decisions = submission_decision::Entity::find()
         .filter(submission_decision::Column::SubmissionId.eq(id))
@@ -771,6 +803,9 @@ pub struct DecisionInput {
     pub fields: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub reason: String,
+    /// When published values changed since the submission's base version: `take_proposed`
+    /// or `keep_published`. Required then; the decision is refused (409) without it.
+    pub conflicts: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -857,6 +892,44 @@ pub async fn decide(
         }
     }
 
+    let accepted_rows: Vec<&submission_row::Model> = accepted
+        .iter()
+        .filter_map(|l| proposed.get(l).copied())
+        .collect();
+    let conflicts = if decision == "accept" {
+        conflicts_of(db, &s, &accepted_rows).await?
+    } else {
+        Vec::new()
+    };
+    let keep_published = match (conflicts.is_empty(), input.conflicts.as_deref()) {
+        (true, _) => false,
+        (false, Some("take_proposed")) => false,
+        (false, Some("keep_published")) => true,
+        (false, other) => {
+            let list: Vec<String> = conflicts
+                .iter()
+                .map(|c| {
+                    format!(
+                        "ligne {} ({}), {} : {} à la base de l'envoi, {} publié depuis, {} proposé",
+                        c.line,
+                        c.uai,
+                        c.field,
+                        c.at_base.as_ref().map_or("vide".into(), Value::to_string),
+                        c.published.as_ref().map_or("vide".into(), Value::to_string),
+                        c.proposed
+                    )
+                })
+                .collect();
+            return Err(AppError::Conflict(format!(
+                "{}des valeurs ont changé depuis l'envoi : choisissez \"conflicts\": \
+                 \"take_proposed\" ou \"keep_published\" — {}",
+                other
+                    .map(|o| format!("« {o} » n'est pas un choix ; "))
+                    .unwrap_or_default(),
+                list.join(" ; ")
+            )));
+        }
+    };
     let txn = db.begin().await?;
     // Taken again inside the transaction: of two moderators deciding at once, one wins.
     let taken = submission::Entity::update_many()
@@ -890,6 +963,9 @@ pub async fn decide(
             let values: Vec<(&'static str, Value)> = values
                 .into_iter()
                 .filter(|(f, _)| only.is_none_or(|o| o.contains(f)))
+                .filter(|(f, _)| {
+                    !keep_published || !conflicts.iter().any(|c| c.line == *line && &c.field == f)
+                })
                 .filter_map(|(f, v)| catalog.field(&f).map(|field| (field.name, v)))
                 .collect();
             if values.is_empty() {
@@ -929,6 +1005,31 @@ pub async fn decide(
                 .filter(submission_row::Column::SubmissionId.eq(id))
                 .filter(submission_row::Column::Line.is_in(chunk.iter().copied()))
                 .exec(&txn)
+                .await?;
+        }
+    }
+    if decision == "reject" {
+        use crate::entities::dismissed_proposal;
+        let mut dismissed = Vec::new();
+        for r in proposed.values() {
+            let Some(uai) = &r.uai else { continue };
+            let values: BTreeMap<String, Value> =
+                serde_json::from_str(&r.proposed).unwrap_or_default();
+            for (field, value) in values {
+                dismissed.push(dismissed_proposal::ActiveModel {
+                    uai: Set(uai.clone()),
+                    field: Set(field),
+                    value: Set(value.to_string()),
+                    submission_id: Set(id),
+                    reason: Set(input.reason.trim().to_owned()),
+                    at: Set(Utc::now()),
+                    ..Default::default()
+                });
+            }
+        }
+        for chunk in dismissed.chunks(500) {
+            dismissed_proposal::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(&txn)
                 .await?;
         }
     }
@@ -973,6 +1074,130 @@ pub async fn decide(
         accepted_rows: accepted,
         merged_version,
     })
+}
+
+/// The published records of these schools as of `version` (their latest revision up to it).
+async fn records_at<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    uais: &BTreeSet<String>,
+    version: i32,
+) -> AppResult<HashMap<String, Value>> {
+    use crate::entities::school_revision;
+    let mut out: HashMap<String, (i32, Value)> = HashMap::new();
+    let list: Vec<String> = uais.iter().cloned().collect();
+    for chunk in list.chunks(500) {
+        for r in school_revision::Entity::find()
+            .filter(school_revision::Column::Uai.is_in(chunk.iter().cloned()))
+            .filter(school_revision::Column::Version.lte(version))
+            .all(db)
+            .await?
+        {
+            if out.get(&r.uai).is_none_or(|(v, _)| *v < r.version) {
+                let data = serde_json::from_str(&r.data).unwrap_or(Value::Null);
+                out.insert(r.uai.clone(), (r.version, data));
+            }
+        }
+    }
+    Ok(out.into_iter().map(|(u, (_, d))| (u, d)).collect())
+}
+
+/// A field whose published value changed after the submission's base version, and that the
+/// proposal would overwrite.
+#[derive(Debug, Clone, Serialize)]
+pub struct Conflict {
+    pub line: i64,
+    pub uai: String,
+    pub field: String,
+    pub at_base: Option<Value>,
+    pub published: Option<Value>,
+    pub proposed: Value,
+}
+
+fn value_of(record: Option<&Value>, field: &str) -> Option<Value> {
+    record
+        .and_then(|r| r.get(field))
+        .and_then(|v| v.get(0))
+        .filter(|v| !v.is_null())
+        .cloned()
+}
+
+async fn conflicts_of(
+    db: &DatabaseConnection,
+    s: &submission::Model,
+    rows: &[&submission_row::Model],
+) -> AppResult<Vec<Conflict>> {
+    let (Some(base), Some(latest)) = (s.base_version, datasets::latest_version(db).await?) else {
+        return Ok(Vec::new());
+    };
+    if latest <= base {
+        return Ok(Vec::new());
+    }
+    let uais: BTreeSet<String> = rows.iter().filter_map(|r| r.uai.clone()).collect();
+    let then = records_at(db, &uais, base).await?;
+    let now: HashMap<String, Value> = datasets::current_records(db, uais.iter().cloned())
+        .await?
+        .into_iter()
+        .filter_map(|(u, r)| serde_json::from_str(&r.data).ok().map(|d| (u, d)))
+        .collect();
+    let mut out = Vec::new();
+    for r in rows {
+        let Some(uai) = &r.uai else { continue };
+        let proposed: BTreeMap<String, Value> =
+            serde_json::from_str(&r.proposed).unwrap_or_default();
+        for (field, new) in proposed {
+            let at_base = value_of(then.get(uai), &field);
+            let published = value_of(now.get(uai), &field);
+            let changed_since = match (&at_base, &published) {
+                (Some(a), Some(b)) => !same(a, b),
+                (None, None) => false,
+                _ => true,
+            };
+            if changed_since && published.as_ref().is_none_or(|p| !same(p, &new)) {
+                out.push(Conflict {
+                    line: r.line,
+                    uai: uai.clone(),
+                    field,
+                    at_base,
+                    published,
+                    proposed: new,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Earlier rejections of the same (school, field, value), for the rows of a new submission.
+async fn dismissed_before<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    proposals: &[(i64, String, BTreeMap<String, Value>)],
+) -> AppResult<Vec<Value>> {
+    use crate::entities::dismissed_proposal;
+    let uais: BTreeSet<String> = proposals.iter().map(|(_, u, _)| u.clone()).collect();
+    let list: Vec<String> = uais.into_iter().collect();
+    let mut known: HashMap<(String, String, String), dismissed_proposal::Model> = HashMap::new();
+    for chunk in list.chunks(500) {
+        for d in dismissed_proposal::Entity::find()
+            .filter(dismissed_proposal::Column::Uai.is_in(chunk.iter().cloned()))
+            .all(db)
+            .await?
+        {
+            known.insert((d.uai.clone(), d.field.clone(), d.value.clone()), d);
+        }
+    }
+    let mut out = Vec::new();
+    for (line, uai, values) in proposals {
+        for (field, value) in values {
+            if let Some(d) = known.get(&(uai.clone(), field.clone(), value.to_string())) {
+                out.push(json!({
+                    "flag": "dismissed_before", "line": line, "uai": uai, "field": field,
+                    "value": value, "submission": d.submission_id, "reason": d.reason,
+                    "at": d.at,
+                }));
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn link(base_url: &str, id: i64) -> String {

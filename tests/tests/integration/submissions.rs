@@ -793,3 +793,155 @@ async fn two_moderators_at_once_neither_decide_twice_nor_lose_an_update() {
         id2
     );
 }
+
+#[tokio::test]
+async fn values_changed_since_the_submission_are_conflicts_the_reviewer_resolves() {
+    let (app, s) = setup().await;
+    let rhone = app
+        .session_for(
+            "dsi@rhone.fr",
+            Some("departement:69"),
+            &["contributor"],
+            &[],
+        )
+        .await;
+    let moderator = app
+        .session_for("modo@ac-lyon.fr", None, &["moderator"], &["departement:69"])
+        .await;
+    let csv = format!(
+        "uai;date_inventaire;nb_terminaux;nb_tablettes\n{};2026-09-15;120;30\n",
+        s.villefranche
+    );
+    let id = upload(&app, &rhone, "inventaire-equipement", &csv, None)
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    // Meanwhile the survey of 2020 publishes another number of terminals.
+    app.publish(
+        "etic",
+        Some("2020"),
+        vec![(s.villefranche.as_str(), vec![("nb_terminaux", json!(55))])],
+    )
+    .await;
+    let detail = app
+        .call(
+            Some(&moderator),
+            Method::GET,
+            &format!("/api/v1/submissions/{id}"),
+            None,
+        )
+        .await
+        .json();
+    let diff = row(&detail, 2)["diff"].as_array().unwrap().clone();
+    let terminaux = diff.iter().find(|d| d["field"] == "nb_terminaux").unwrap();
+    assert_eq!(terminaux["published"], 55);
+    assert!(
+        terminaux["flags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("conflict")),
+        "{terminaux}"
+    );
+
+    let url = format!("/api/v1/submissions/{id}/decision");
+    let res = app
+        .call(
+            Some(&moderator),
+            Method::POST,
+            &url,
+            Some(json!({"decision": "accept"})),
+        )
+        .await;
+    res.assert_status(StatusCode::CONFLICT);
+    assert!(res.text().contains("nb_terminaux"), "{}", res.text());
+    assert!(res.text().contains("keep_published"), "{}", res.text());
+    // Keep the newer published value; the rest of the row goes through.
+    app.call(
+        Some(&moderator),
+        Method::POST,
+        &url,
+        Some(json!({"decision": "accept", "conflicts": "keep_published"})),
+    )
+    .await
+    .assert_status(StatusCode::OK);
+    let school = app
+        .get(&format!("/api/v1/schools/{}", s.villefranche))
+        .await
+        .json();
+    assert_eq!(school["themes"]["equipement"]["nb_terminaux"]["value"], 55);
+    assert_eq!(school["themes"]["equipement"]["nb_tablettes"]["value"], 30);
+}
+
+#[tokio::test]
+async fn a_rejected_proposal_sent_again_comes_with_the_earlier_decision() {
+    let (app, s) = setup().await;
+    let rhone = app
+        .session_for(
+            "dsi@rhone.fr",
+            Some("departement:69"),
+            &["contributor"],
+            &[],
+        )
+        .await;
+    let moderator = app
+        .session_for("modo@ac-lyon.fr", None, &["moderator"], &["departement:69"])
+        .await;
+    let csv = format!(
+        "uai;date_inventaire;nb_terminaux\n{};2026-09-15;5000\n",
+        s.tarare
+    );
+    let id = upload(&app, &rhone, "inventaire-equipement", &csv, None)
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    app.call(
+        Some(&moderator),
+        Method::POST,
+        &format!("/api/v1/submissions/{id}/decision"),
+        Some(json!({"decision": "reject", "reason": "5 000 terminaux pour un collège : erreur de saisie"})),
+    )
+    .await
+    .assert_status(StatusCode::OK);
+    // The same proposal again (another file: a different date).
+    let csv = format!(
+        "uai;date_inventaire;nb_terminaux\n{};2026-10-01;5000\n",
+        s.tarare
+    );
+    let again = upload(&app, &rhone, "inventaire-equipement", &csv, None)
+        .await
+        .json();
+    let flag = again["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["flag"] == "dismissed_before")
+        .unwrap_or_else(|| panic!("{again}"));
+    assert_eq!(flag["field"], "nb_terminaux");
+    assert_eq!(flag["submission"], id);
+    assert!(
+        flag["reason"]
+            .as_str()
+            .unwrap()
+            .contains("erreur de saisie")
+    );
+    let detail = app
+        .call(
+            Some(&moderator),
+            Method::GET,
+            &format!("/api/v1/submissions/{}", again["id"]),
+            None,
+        )
+        .await
+        .json();
+    let diff = row(&detail, 2)["diff"].as_array().unwrap().clone();
+    let terminaux = diff.iter().find(|d| d["field"] == "nb_terminaux").unwrap();
+    assert!(
+        terminaux["flags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("dismissed_before")),
+        "{terminaux}"
+    );
+}
