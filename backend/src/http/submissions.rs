@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/submissions/{id}/withdraw", post(withdraw))
         .route("/api/v1/submissions/{id}/claim", post(claim))
         .route("/api/v1/submissions/{id}/decision", post(decide))
+        .route("/api/v1/submissions/{id}/revert", post(revert))
         .route("/api/v1/reviews", get(reviews))
 }
 
@@ -184,5 +185,30 @@ async fn reviews(
 ) -> AppResult<Json<Value>> {
     Ok(Json(json!(
         submissions::queue(&state.db, &caller.actor, &filter).await?
+    )))
+}
+
+#[derive(Deserialize)]
+struct RevertBody {
+    #[serde(default)]
+    reason: String,
+}
+
+async fn revert(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(body): Json<RevertBody>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(json!(
+        submissions::revert(
+            &state.db,
+            &state.config.public_base_url,
+            &caller.audit(),
+            &caller.actor,
+            id,
+            &body.reason
+        )
+        .await?
     )))
 }

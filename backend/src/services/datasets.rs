@@ -199,6 +199,86 @@ pub async fn publish<C: ConnectionTrait>(
     Ok(outcome)
 }
 
+/// Puts back, in a new version, the values a merged contribution replaced — where the
+/// contribution's value is still the published one (a value published since stays). Runs in
+/// the caller's transaction.
+pub async fn revert_submission<C: ConnectionTrait>(
+    txn: &C,
+    publication: &Publication,
+    submission_id: i64,
+    merged_version: i32,
+) -> Result<PublishOutcome, DbErr> {
+    db::lock_publication(txn).await?;
+    let version = next_version(txn).await?;
+    let ours: HashSet<ProvenanceId> = provenance::Entity::find()
+        .filter(provenance::Column::SubmissionId.eq(submission_id))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    let merged = school_revision::Entity::find()
+        .filter(school_revision::Column::Version.eq(merged_version))
+        .all(txn)
+        .await?;
+    let mut current = current_records(txn, merged.iter().map(|r| r.uai.clone())).await?;
+    let json_err = |e: serde_json::Error| DbErr::Custom(e.to_string());
+    let mut rows = ChunkRows::default();
+    let mut outcome = PublishOutcome::default();
+    for r in merged {
+        // `null`: the merge created the school; contributions never do, nothing to undo.
+        let Ok(before) = serde_json::from_str::<BTreeMap<String, Option<StoredValue>>>(&r.changes)
+        else {
+            continue;
+        };
+        let Some(cur) = current.remove(&r.uai) else {
+            continue;
+        };
+        let mut record: SchoolRecord = serde_json::from_str(&cur.data).map_err(json_err)?;
+        let mut changes: BTreeMap<FieldName, Option<StoredValue>> = BTreeMap::new();
+        for (field, previous) in before {
+            let key = crate::domain::record::field_name(&field);
+            if !record.0.get(&key).is_some_and(|v| ours.contains(&v.1)) {
+                continue;
+            }
+            let replaced = match previous {
+                Some(p) => record.0.insert(key.clone(), p),
+                None => record.0.remove(&key),
+            };
+            changes.insert(key, replaced);
+        }
+        if changes.is_empty() {
+            continue;
+        }
+        outcome.values_changed += changes.len() as u64;
+        outcome.schools_changed += 1;
+        rows.schools
+            .push(school_row(&r.uai, &record, version, cur.created_version));
+        rows.revisions.push((
+            r.uai.clone(),
+            serde_json::to_string(&record).map_err(json_err)?,
+            serde_json::to_string(&changes).map_err(json_err)?,
+        ));
+    }
+    write_rows(txn, publication, version, Some(rows)).await?;
+    if outcome.values_changed > 0 {
+        dataset_version::Entity::insert(dataset_version::ActiveModel {
+            version: sea_orm::Set(version),
+            created_at: sea_orm::Set(Utc::now()),
+            kind: sea_orm::Set(publication.kind.clone()),
+            summary: sea_orm::Set(publication.summary.clone()),
+            import_id: sea_orm::Set(None),
+            schools_created: sea_orm::Set(0),
+            schools_changed: sea_orm::Set(outcome.schools_changed as i64),
+            values_changed: sea_orm::Set(outcome.values_changed as i64),
+        })
+        .exec_without_returning(txn)
+        .await?;
+        outcome.version = Some(version);
+    }
+    Ok(outcome)
+}
+
 /// Applies the observations of a chunk of schools to their records: pure computation.
 fn merge_chunk(
     ctx: &MergeContext,

@@ -1200,6 +1200,88 @@ async fn dismissed_before<C: sea_orm::ConnectionTrait>(
     Ok(out)
 }
 
+/// An admin undoes a merged submission: a new version puts back the values it replaced
+/// (where they were not replaced again since); the submission becomes `reverted`.
+pub async fn revert(
+    db: &DatabaseConnection,
+    base_url: &str,
+    ctx: &audit::Context,
+    actor: &Actor,
+    id: i64,
+    reason: &str,
+) -> AppResult<DecisionOutcome> {
+    if !actor.has(Role::Admin) {
+        return Err(AppError::Forbidden(
+            "seul un administrateur annule une publication".into(),
+        ));
+    }
+    if reason.trim().is_empty() {
+        return Err(AppError::bad_request(
+            "reason",
+            "une annulation est motivée : la raison est envoyée au contributeur",
+        ));
+    }
+    let s = get(db, id).await?;
+    let Some(merged) = s.merged_version else {
+        return Err(AppError::Conflict(format!(
+            "l'envoi {id} n'a rien publié (« {} ») : rien à annuler",
+            s.status
+        )));
+    };
+    if s.status == "reverted" {
+        return Err(AppError::Conflict(format!("l'envoi {id} est déjà annulé")));
+    }
+    let txn = db.begin().await?;
+    let outcome = datasets::revert_submission(
+        &txn,
+        &Publication {
+            source: "contribution".into(),
+            import_id: None,
+            submission_id: Some(id),
+            kind: "revert".into(),
+            summary: format!(
+                "annulation de l'envoi {id} (version {merged}) : {}",
+                reason.trim()
+            ),
+        },
+        id,
+        merged,
+    )
+    .await?;
+    let now = Utc::now();
+    let recorded = submission_decision::ActiveModel {
+        submission_id: Set(id),
+        moderator_id: Set(actor.user_id),
+        decision: Set("revert".into()),
+        reason: Set(reason.trim().to_owned()),
+        rows: Set("[]".into()),
+        fields: Set("{}".into()),
+        merged_version: Set(outcome.version),
+        at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    let mut m: submission::ActiveModel = s.into();
+    m.status = Set("reverted".into());
+    let s = m.update(&txn).await?;
+    notify_decision(&txn, base_url, &s, &recorded, "reverted", 0).await?;
+    audit::record(
+        &txn,
+        ctx,
+        "submission.reverted",
+        Some(format!("submission:{id}")),
+        json!({"merged_version": merged, "revert_version": outcome.version, "reason": reason}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(DecisionOutcome {
+        submission: (&s).into(),
+        accepted_rows: Vec::new(),
+        merged_version: outcome.version,
+    })
+}
+
 fn link(base_url: &str, id: i64) -> String {
     format!("{}/api/v1/submissions/{id}", base_url.trim_end_matches('/'))
 }
@@ -1333,6 +1415,9 @@ async fn notify_decision<C: sea_orm::ConnectionTrait>(
             s.rows_proposed
         ),
         "rejected" => "a été refusée".to_owned(),
+        "reverted" => "a été annulée par un administrateur : les valeurs qu'elle avait \
+                       remplacées sont publiées de nouveau"
+            .to_owned(),
         _ => "appelle des modifications de votre part".to_owned(),
     };
     let version = d

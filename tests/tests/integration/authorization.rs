@@ -280,6 +280,18 @@ fn matrix() -> Vec<Endpoint> {
             },
         },
         Endpoint {
+            method: Method::POST,
+            route: "/api/v1/submissions/{id}/revert",
+            path: |f| format!("/api/v1/submissions/{}/revert", f.reviewable),
+            body: |_, _| Body::Json(json!({"reason": "matrice"})),
+            // Admins only; the fixture was rejected above, so there is nothing to undo.
+            expect: |w| match w {
+                Who::Anonymous => StatusCode::UNAUTHORIZED,
+                Who::Admin => StatusCode::CONFLICT,
+                _ => StatusCode::FORBIDDEN,
+            },
+        },
+        Endpoint {
             method: Method::DELETE,
             route: "/api/v1/admin/users/{id}/roles/{role}",
             path: |f| format!("/api/v1/admin/users/{}/roles/moderator", f.moderator_id),

@@ -945,3 +945,110 @@ async fn a_rejected_proposal_sent_again_comes_with_the_earlier_decision() {
         "{terminaux}"
     );
 }
+
+#[tokio::test]
+async fn an_admin_reverts_a_merged_submission_and_later_values_stay() {
+    let (app, s) = setup().await;
+    let rhone = app
+        .session_for(
+            "dsi@rhone.fr",
+            Some("departement:69"),
+            &["contributor"],
+            &[],
+        )
+        .await;
+    let moderator = app
+        .session_for("modo@ac-lyon.fr", None, &["moderator"], &["departement:69"])
+        .await;
+    let admin = app
+        .session_for("admin@exemple.fr", None, &["admin"], &[])
+        .await;
+    let accept = |id: i64| {
+        let app = &app;
+        let moderator = &moderator;
+        async move {
+            app.call(
+                Some(moderator),
+                Method::POST,
+                &format!("/api/v1/submissions/{id}/decision"),
+                Some(json!({"decision": "accept", "conflicts": "take_proposed"})),
+            )
+            .await
+            .assert_status(StatusCode::OK);
+        }
+    };
+    let first = format!(
+        "uai;date_inventaire;nb_terminaux;nb_tablettes\n{};2026-09-15;120;30\n",
+        s.villefranche
+    );
+    let id1 = upload(&app, &rhone, "inventaire-equipement", &first, None)
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    accept(id1).await;
+    let second = format!(
+        "uai;date_inventaire;nb_terminaux\n{};2026-10-15;130\n",
+        s.villefranche
+    );
+    let id2 = upload(&app, &rhone, "inventaire-equipement", &second, None)
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    accept(id2).await;
+
+    let url = format!("/api/v1/submissions/{id1}/revert");
+    app.call(
+        Some(&moderator),
+        Method::POST,
+        &url,
+        Some(json!({"reason": "x"})),
+    )
+    .await
+    .assert_status(StatusCode::FORBIDDEN);
+    app.call(Some(&admin), Method::POST, &url, Some(json!({})))
+        .await
+        .assert_status(StatusCode::BAD_REQUEST);
+    let res = app
+        .call(
+            Some(&admin),
+            Method::POST,
+            &url,
+            Some(json!({"reason": "inventaire envoyé pour le mauvais collège"})),
+        )
+        .await;
+    res.assert_status(StatusCode::OK);
+    let outcome = res.json();
+    assert_eq!(outcome["submission"]["status"], "reverted");
+    let version = outcome["merged_version"].as_i64().unwrap();
+
+    let school = app
+        .get(&format!("/api/v1/schools/{}", s.villefranche))
+        .await
+        .json();
+    let equipement = &school["themes"]["equipement"];
+    // Replaced since by the second submission: stays.
+    assert_eq!(equipement["nb_terminaux"]["value"], 130, "{school}");
+    assert_eq!(
+        equipement["nb_terminaux"]["provenance"]["submission_id"],
+        id2
+    );
+    // Brought by the first only: gone again.
+    assert!(equipement["nb_tablettes"]["value"].is_null(), "{school}");
+    let versions = app.get("/api/v1/datasets/versions").await.json();
+    assert!(versions.to_string().contains("\"revert\""), "{versions}");
+    let changes = app
+        .get(&format!("/api/v1/datasets/versions/{version}/changes"))
+        .await
+        .json();
+    assert!(changes.to_string().contains("nb_tablettes"), "{changes}");
+    app.call(
+        Some(&admin),
+        Method::POST,
+        &url,
+        Some(json!({"reason": "encore"})),
+    )
+    .await
+    .assert_status(StatusCode::CONFLICT);
+}
