@@ -487,6 +487,32 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// The date a row speaks of: its first date field (inventory, measure…), as `YYYY-MM-DD`.
+fn row_date(proposed: &Value) -> Option<String> {
+    let catalog = Catalog::get();
+    proposed.as_object()?.iter().find_map(|(f, v)| {
+        let field = catalog.field(f)?;
+        (field.field_type == crate::domain::catalog::FieldType::Date)
+            .then(|| v.as_str().map(str::to_owned))
+            .flatten()
+    })
+}
+
+/// Whether another source published the value after the date the row speaks of (a survey of
+/// 2027 against an inventory of 2026): the proposal would contradict more recent data.
+fn is_more_recent(published: Option<&provenance::ProvenanceView>, row_date: Option<&str>) -> bool {
+    let (Some(p), Some(date)) = (published, row_date) else {
+        return false;
+    };
+    let Some(m) = &p.millesime else { return false };
+    let as_of = if m.len() == 4 {
+        format!("{m}-12-31")
+    } else {
+        m.clone()
+    };
+    p.source != "contribution" && as_of.as_str() > date
+}
+
 /// A submission with its rows, report, decisions and the diff against the published values.
 pub async fn view(db: &DatabaseConnection, actor: &Actor, id: i64) -> AppResult<SubmissionView> {
     let s = get(db, id).await?;
@@ -582,23 +608,32 @@ pub async fn view(db: &DatabaseConnection, actor: &Actor, id: i64) -> AppResult<
         report: serde_json::from_str(&s.report).unwrap_or(Value::Null),
         rows: out_rows
             .into_iter()
-            .map(|(r, proposed, diff)| RowView {
-                line: r.line,
-                uai: r.uai.clone(),
-                status: r.status.clone(),
-                reason: r.reason.clone(),
-                proposed,
-                decision: r.decision.clone(),
-                diff: diff
-                    .into_iter()
-                    .map(|(field, published, pid, proposed, flags)| FieldDiff {
-                        field,
-                        published,
-                        published_provenance: pid.and_then(|p| provenances.get(&p).cloned()),
-                        proposed,
-                        flags,
-                    })
-                    .collect(),
+            .map(|(r, proposed, diff)| {
+                let as_of = row_date(&proposed);
+                RowView {
+                    line: r.line,
+                    uai: r.uai.clone(),
+                    status: r.status.clone(),
+                    reason: r.reason.clone(),
+                    decision: r.decision.clone(),
+                    diff: diff
+                        .into_iter()
+                        .map(|(field, published, pid, proposed, mut flags)| {
+                            let provenance = pid.and_then(|p| provenances.get(&p).cloned());
+                            if is_more_recent(provenance.as_ref(), as_of.as_deref()) {
+                                flags.push("more_recent_published");
+                            }
+                            FieldDiff {
+                                field,
+                                published,
+                                published_provenance: provenance,
+                                proposed,
+                                flags,
+                            }
+                        })
+                        .collect(),
+                    proposed,
+                }
             })
             .collect(),
         decisions,

@@ -1052,3 +1052,40 @@ async fn an_admin_reverts_a_merged_submission_and_later_values_stay() {
     .await
     .assert_status(StatusCode::CONFLICT);
 }
+
+#[tokio::test]
+async fn a_proposal_older_than_the_published_value_is_flagged() {
+    let (app, s) = setup().await;
+    app.publish(
+        "etic",
+        Some("2027"),
+        vec![(s.tarare.as_str(), vec![("nb_terminaux", json!(60))])],
+    )
+    .await;
+    let rhone = app
+        .session_for(
+            "dsi@rhone.fr",
+            Some("departement:69"),
+            &["contributor"],
+            &[],
+        )
+        .await;
+    let csv = format!(
+        "uai;date_inventaire;nb_terminaux;nb_tablettes\n{};2026-09-15;70;5\n",
+        s.tarare
+    );
+    let view = upload(&app, &rhone, "inventaire-equipement", &csv, None)
+        .await
+        .json();
+    let diff = row(&view, 2)["diff"].as_array().unwrap().clone();
+    let terminaux = diff.iter().find(|d| d["field"] == "nb_terminaux").unwrap();
+    assert!(
+        terminaux["flags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("more_recent_published")),
+        "the survey of 2027 is more recent than the inventory of 2026-09-15: {terminaux}"
+    );
+    let tablettes = diff.iter().find(|d| d["field"] == "nb_tablettes").unwrap();
+    assert!(tablettes.get("flags").is_none(), "{tablettes}");
+}
