@@ -420,3 +420,210 @@ async fn a_contribution_from_the_command_line_to_the_published_dataset() {
     assert!(mails >= 3, "received, to review, decision: {mails}");
     drop(server);
 }
+
+fn start_server(dir: &std::path::Path, port: u16) -> Server {
+    Server(
+        Command::new(env!("CARGO_BIN_EXE_ecarto"))
+            .arg("--data-dir")
+            .arg(dir)
+            .args([
+                "serve",
+                "--no-sample",
+                "--addr",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .env_remove("DATABASE_URL")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+async fn wait_ready(http: &reqwest::Client, url: &str) {
+    let started = std::time::Instant::now();
+    while http.get(format!("{url}/readyz")).send().await.is_err() {
+        assert!(started.elapsed().as_secs() < 120, "serve did not start");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// The platform killed while it merges a large accepted inventory: the published dataset is
+/// the previous version, whole, and the submission can be decided again.
+#[tokio::test]
+async fn a_merge_killed_mid_way_leaves_the_previous_version_and_can_be_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (code, out, err) = ecarto(
+        d,
+        &["demo", "synthetic", "--schools", "20000", "--seed", "7"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    for email in ["dne@education.gouv.fr", "relecture@education.gouv.fr"] {
+        let (code, _, err) = ecarto(d, &["users", "add", "--email", email, "--role", "admin"]);
+        assert_eq!(code, 0, "{err}");
+    }
+    let token = |email: &str| {
+        ecarto(d, &["tokens", "create", "--email", email])
+            .1
+            .trim()
+            .to_owned()
+    };
+    let (sender, reviewer) = (
+        token("dne@education.gouv.fr"),
+        token("relecture@education.gouv.fr"),
+    );
+    let export = d.join("export.csv");
+    let (code, _, err) = ecarto(
+        d,
+        &[
+            "export",
+            "--format",
+            "csv",
+            "--out",
+            &export.to_string_lossy(),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&export).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap()
+        .trim_start_matches('\u{feff}')
+        .split(';')
+        .collect();
+    let (uai_col, type_col) = (
+        header.iter().position(|h| *h == "uai").unwrap(),
+        header
+            .iter()
+            .position(|h| *h == "type_etablissement")
+            .unwrap(),
+    );
+    let mut csv = String::from("uai;date_inventaire;nb_terminaux;nb_tablettes\n");
+    let mut n = 0;
+    for line in lines {
+        let cells: Vec<&str> = line.split(';').collect();
+        if cells[type_col] == "autre" {
+            continue;
+        }
+        csv.push_str(&format!(
+            "{};2026-09-15;{};{}\n",
+            cells[uai_col],
+            10 + n % 200,
+            n % 30
+        ));
+        n += 1;
+    }
+    let file = d.join("inventaire.csv");
+    std::fs::write(&file, csv).unwrap();
+
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let server = start_server(d, port);
+    wait_ready(&http, &url).await;
+    let submit = Command::new(env!("CARGO_BIN_EXE_ecarto"))
+        .args(["--url", &url, "submit", "--schema", "inventaire-equipement"])
+        .arg(&file)
+        .env("ECARTO_TOKEN", &sender)
+        .output()
+        .unwrap();
+    assert!(
+        submit.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&submit.stdout)
+            .chars()
+            .take(2000)
+            .collect::<String>(),
+        String::from_utf8_lossy(&submit.stderr)
+    );
+    let versions = |http: reqwest::Client, url: String| async move {
+        let v: serde_json::Value = http
+            .get(format!("{url}/api/v1/datasets/versions"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v.to_string()
+    };
+    let before = versions(http.clone(), url.clone()).await;
+
+    // Accept, and kill the platform while it merges: once the decision's transaction has
+    // started writing (the WAL file changes; the reviewer's token was used just before, so
+    // nothing else writes), and a little more.
+    let _ = http
+        .get(format!("{url}/api/v1/me"))
+        .bearer_auth(&reviewer)
+        .send()
+        .await
+        .unwrap();
+    let wal = d.join("ecarto.sqlite-wal");
+    let stamp = || {
+        std::fs::metadata(&wal)
+            .map(|m| (m.modified().ok(), m.len()))
+            .unwrap_or((None, 0))
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let quiet = stamp();
+    let decide = {
+        let (http, url, reviewer) = (http.clone(), url.clone(), reviewer.clone());
+        tokio::spawn(async move {
+            let _ = http
+                .post(format!("{url}/api/v1/submissions/1/decision"))
+                .bearer_auth(reviewer)
+                .json(&serde_json::json!({"decision": "accept"}))
+                .send()
+                .await;
+        })
+    };
+    let started = std::time::Instant::now();
+    while stamp() == quiet {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the merge never started writing"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    drop(server);
+    let _ = decide.await;
+
+    let server = start_server(d, port);
+    wait_ready(&http, &url).await;
+    assert_eq!(
+        versions(http.clone(), url.clone()).await,
+        before,
+        "the killed merge published nothing"
+    );
+    let s: serde_json::Value = http
+        .get(format!("{url}/api/v1/submissions/1"))
+        .bearer_auth(&reviewer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s["status"], "pending", "the decision was rolled back whole");
+    let proposed = s["rows_proposed"].as_u64().unwrap() as usize;
+    assert!(proposed > 19_000, "{proposed}");
+    let retried = std::time::Instant::now();
+    let res = http
+        .post(format!("{url}/api/v1/submissions/1/decision"))
+        .bearer_auth(&reviewer)
+        .json(&serde_json::json!({"decision": "accept"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["submission"]["status"], "accepted");
+    assert_eq!(body["accepted_rows"].as_array().unwrap().len(), proposed);
+    // The kill came 0.1 s after the first write of a merge that takes longer.
+    assert!(retried.elapsed() > std::time::Duration::from_millis(200));
+    assert!(n >= proposed);
+    drop(server);
+}

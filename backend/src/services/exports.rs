@@ -465,11 +465,16 @@ fn encode_batch(
     let mut scratch = String::new();
     let keys = json_keys();
     let (lat, lon) = (catalog.index_of("latitude"), catalog.index_of("longitude"));
+    let uai_index = catalog.index_of("uai");
     for (i, (uai, data)) in batch.iter().enumerate() {
         row.read(data).map_err(|e| ExportError::Corrupt {
             uai: uai.clone(),
             detail: e.to_string(),
         })?;
+        // The UAI is the record's key, not one of its stored values.
+        if let Some(cell) = uai_index.and_then(|i| row.cells.get_mut(i)) {
+            *cell = Some(export::Cell::Str(std::borrow::Cow::Borrowed(uai.as_str())));
+        }
         let buf = &mut chunk.bytes;
         if let Some(w) = csv.as_mut() {
             for cell in &row.cells {

@@ -720,3 +720,47 @@ async fn dcat_catalogue_describes_the_dataset_and_its_distributions() {
         app.get(path).await.assert_status(StatusCode::OK);
     }
 }
+
+/// The importers keep the UAI as the record's key, not as a stored value: every export must
+/// still carry it (it once went out empty).
+#[tokio::test]
+async fn every_export_names_each_school_by_its_uai() {
+    let app = TestApp::new().await;
+    ecarto::services::territories::ensure_loaded(&app.state.db)
+        .await
+        .unwrap();
+    ecarto::services::seed::sample_if_empty(&app.state.db)
+        .await
+        .unwrap();
+    let csv = app.get("/api/v1/exports/schools.csv").await.text();
+    let mut lines = csv.lines();
+    let header = lines.next().unwrap();
+    assert!(
+        header.trim_start_matches('\u{feff}').starts_with("uai;"),
+        "{header}"
+    );
+    let mut n = 0;
+    for line in lines {
+        let first = line.split(';').next().unwrap();
+        assert!(Uai::parse(first).is_ok(), "not a UAI: {line}");
+        n += 1;
+    }
+    assert!(n > 1_500, "{n} schools");
+    let json = app.get("/api/v1/exports/schools.json").await.json();
+    let schools = json
+        .as_object()
+        .and_then(|o| o.values().find_map(Value::as_array))
+        .unwrap();
+    assert!(
+        schools
+            .iter()
+            .all(|s| s["uai"].as_str().is_some_and(|u| Uai::parse(u).is_ok()))
+    );
+    let geo = app.get("/api/v1/exports/schools.geojson").await.json();
+    let features = geo["features"].as_array().unwrap();
+    assert!(
+        features
+            .iter()
+            .all(|f| f["id"].is_string() && f["properties"]["uai"] == f["id"])
+    );
+}
