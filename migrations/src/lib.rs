@@ -11,6 +11,7 @@ mod m20261201_000005_submissions;
 mod m20261201_000006_submission_schools;
 mod m20261201_000007_mail_outbox;
 mod m20261201_000008_dismissed_proposals;
+mod m20261201_000009_experimentations;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_submission_schools::Migration),
             Box::new(m20261201_000007_mail_outbox::Migration),
             Box::new(m20261201_000008_dismissed_proposals::Migration),
+            Box::new(m20261201_000009_experimentations::Migration),
         ]
     }
 }

@@ -11,6 +11,8 @@ pub mod dataset_version;
 pub mod departement;
 pub mod dismissed_proposal;
 pub mod epci;
+pub mod experimentation;
+pub mod experimentation_school;
 pub mod external_identity;
 pub mod import;
 pub mod login_token;

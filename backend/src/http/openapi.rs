@@ -99,7 +99,18 @@ fn identity_paths() -> Value {
         "/api/v1/admin/users/{id}/roles/{role}": {"delete": op("administration", "Retirer un rôle", json!({"204": {"description": "Retiré"}}))},
         "/api/v1/admin/access-requests": {"get": op("administration", "Les demandes d'accès (?status=pending)", json!({"200": {"description": "La liste"}}))},
         "/api/v1/admin/access-requests/{id}/decision": {"post": with_id(op("administration", "Décider d'une demande : {decision: approve, organisation} ou {decision: refuse, reason}", json!({"200": {"description": "La décision"}, "409": {"description": "Déjà traitée"}})))},
-        "/api/v1/admin/audit": {"get": op("administration", "Le journal d'audit (?limit=)", json!({"200": {"description": "Les événements, du plus récent"}}))}
+        "/api/v1/admin/audit": {"get": op("administration", "Le journal d'audit (?limit=)", json!({"200": {"description": "Les événements, du plus récent"}}))},
+        "/api/v1/submissions": {
+            "get": op("contributions", "Ses envois (?mine=true) ou ceux de son organisation (?organisation=true)", json!({"200": {"description": "Les envois"}})),
+            "post": op("contributions", "Envoyer un fichier : multipart (schema, file, supersedes) ou corps brut (?schema=&filename=) ; en-tête Idempotency-Key", json!({"201": {"description": "L'envoi, ligne par ligne"}, "200": {"description": "Le même envoi, déjà reçu"}, "413": {"description": "Trop volumineux"}, "422": {"description": "Fichier inutilisable"}}))
+        },
+        "/api/v1/submissions/{id}": {"get": with_id(op("contributions", "Un envoi : lignes, rapport, décisions, différences avec les valeurs publiées et leur provenance", json!({"200": {"description": "L'envoi"}, "404": {"description": "Inconnu ou non visible"}})))},
+        "/api/v1/submissions/{id}/withdraw": {"post": with_id(op("contributions", "Retirer son envoi avant décision", json!({"200": {"description": "Retiré"}, "409": {"description": "Déjà décidé"}})))},
+        "/api/v1/submissions/{id}/claim": {"post": with_id(op("relecture", "Prendre un envoi à relire", json!({"200": {"description": "Pris"}, "409": {"description": "Déjà pris"}})))},
+        "/api/v1/submissions/{id}/decision": {"post": with_id(op("relecture", "Décider : {decision: accept|reject|request_changes, rows?, fields?, reason, conflicts?: take_proposed|keep_published}", json!({"200": {"description": "La décision et la version publiée"}, "409": {"description": "Déjà décidé, ou conflits à trancher"}})))},
+        "/api/v1/submissions/{id}/revert": {"post": with_id(op("relecture", "Annuler un envoi publié ({reason}) : une nouvelle version remet les valeurs remplacées", json!({"200": {"description": "La version d'annulation"}})))},
+        "/api/v1/reviews": {"get": op("relecture", "La file de relecture des territoires du modérateur (?status=&schema=&territory=&organisation=&older_than=)", json!({"200": {"description": "Les envois, du plus ancien"}}))},
+        "/api/v1/experimentations": {"get": {"tags": ["contributions"], "summary": "Les expérimentations locales publiées, avec leurs établissements (?territory=departement:35)", "responses": {"200": {"description": "La liste"}, "400": {"description": "Territoire invalide"}}}}
     })
 }
 

@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/submissions/{id}/decision", post(decide))
         .route("/api/v1/submissions/{id}/revert", post(revert))
         .route("/api/v1/reviews", get(reviews))
+        .route("/api/v1/experimentations", get(experimentations))
 }
 
 #[derive(Deserialize)]
@@ -210,5 +211,21 @@ async fn revert(
             &body.reason
         )
         .await?
+    )))
+}
+
+#[derive(Deserialize)]
+struct ExperimentationQuery {
+    /// `LEVEL:CODE`, e.g. `departement:35`.
+    territory: Option<String>,
+}
+
+/// Public: the published local experimentations, with their schools.
+async fn experimentations(
+    State(state): State<AppState>,
+    Query(q): Query<ExperimentationQuery>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(json!(
+        crate::services::experimentations::list(&state.db, q.territory.as_deref()).await?
     )))
 }

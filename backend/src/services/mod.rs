@@ -7,6 +7,7 @@ pub mod competence;
 pub mod datasets;
 pub mod dcat;
 pub mod demo;
+pub mod experimentations;
 pub mod exports;
 pub mod imports;
 pub mod mail;

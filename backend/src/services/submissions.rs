@@ -78,6 +78,17 @@ fn proposed_values(schema: &Schema, row: &Map<String, Value>) -> BTreeMap<String
     out
 }
 
+/// Where an entity row (an experimentation) keeps its typed columns among the proposed values.
+const ENTITY_KEY: &str = "$row";
+
+/// Schemas whose rows are things of their own naming several schools (experimentations).
+fn is_entity_schema(schema: &Schema) -> bool {
+    schema
+        .columns
+        .iter()
+        .any(|c| c.uai && matches!(c.kind, ColumnKind::List(_)))
+}
+
 /// The UAIs a row names (one, or a list for experimentations).
 fn row_uais(schema: &Schema, row: &Map<String, Value>) -> Vec<String> {
     let mut out = Vec::new();
@@ -206,7 +217,11 @@ pub async fn submit(
         if reason.is_none() {
             touched.extend(uais.iter().filter(|u| facts.contains_key(*u)).cloned());
         }
-        let values = proposed_values(schema, typed);
+        let mut values = proposed_values(schema, typed);
+        if is_entity_schema(schema) {
+            // An experimentation is published as itself, not as school fields.
+            values.insert(ENTITY_KEY.into(), Value::Object(typed.clone()));
+        }
         if reason.is_none()
             && let Some(u) = uais.first()
         {
@@ -1031,6 +1046,12 @@ pub async fn decide(
         )
         .await?;
         merged_version = outcome.version;
+        crate::services::experimentations::publish(
+            &txn,
+            &s,
+            accepted.iter().filter_map(|l| proposed.get(l).copied()),
+        )
+        .await?;
         for chunk in accepted.chunks(500) {
             submission_row::Entity::update_many()
                 .col_expr(
@@ -1050,7 +1071,7 @@ pub async fn decide(
             let Some(uai) = &r.uai else { continue };
             let values: BTreeMap<String, Value> =
                 serde_json::from_str(&r.proposed).unwrap_or_default();
-            for (field, value) in values {
+            for (field, value) in values.into_iter().filter(|(f, _)| !f.starts_with('$')) {
                 dismissed.push(dismissed_proposal::ActiveModel {
                     uai: Set(uai.clone()),
                     field: Set(field),
@@ -1179,7 +1200,7 @@ async fn conflicts_of(
         let Some(uai) = &r.uai else { continue };
         let proposed: BTreeMap<String, Value> =
             serde_json::from_str(&r.proposed).unwrap_or_default();
-        for (field, new) in proposed {
+        for (field, new) in proposed.into_iter().filter(|(f, _)| !f.starts_with('$')) {
             let at_base = value_of(then.get(uai), &field);
             let published = value_of(now.get(uai), &field);
             let changed_since = match (&at_base, &published) {

@@ -1089,3 +1089,83 @@ async fn a_proposal_older_than_the_published_value_is_flagged() {
     let tablettes = diff.iter().find(|d| d["field"] == "nb_tablettes").unwrap();
     assert!(tablettes.get("flags").is_none(), "{tablettes}");
 }
+
+#[tokio::test]
+async fn accepted_experimentations_are_listed_by_territory() {
+    let (app, s) = setup().await;
+    let academie = app
+        .session_for(
+            "dane@ac-rennes.fr",
+            Some("academie:14"),
+            &["contributor"],
+            &[],
+        )
+        .await;
+    let moderator = app
+        .session_for(
+            "modo@ac-rennes.fr",
+            None,
+            &["moderator"],
+            &["departement:35"],
+        )
+        .await;
+    let send = |name: &str| {
+        let body = json!([{
+            "identifiant": "robotique-35",
+            "nom": name,
+            "description": "Initiation à la programmation de robots.",
+            "thematiques": ["robotique"],
+            "uai": [s.rennes],
+            "date_debut": "2026-09-01"
+        }])
+        .to_string();
+        let app = &app;
+        let academie = &academie;
+        async move {
+            let cookie = format!("ecarto_session={}", academie.cookie);
+            let res = app
+                .send(
+                    Method::POST,
+                    "/api/v1/submissions?schema=experimentation-locale&filename=experimentations.json",
+                    &[
+                        ("cookie", &cookie),
+                        ("x-csrf-token", &academie.csrf),
+                        ("content-type", "application/json"),
+                    ],
+                    body.into_bytes(),
+                )
+                .await;
+            res.assert_status(StatusCode::CREATED);
+            res.json()["id"].as_i64().unwrap()
+        }
+    };
+    for name in ["Robots en classe", "Robots en classe de CM"] {
+        let id = send(name).await;
+        app.call(
+            Some(&moderator),
+            Method::POST,
+            &format!("/api/v1/submissions/{id}/decision"),
+            Some(json!({"decision": "accept"})),
+        )
+        .await
+        .assert_status(StatusCode::OK);
+    }
+    let list = app
+        .get("/api/v1/experimentations?territory=departement:35")
+        .await
+        .json();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 1, "the second replaced the first: {list:?}");
+    assert_eq!(list[0]["nom"], "Robots en classe de CM");
+    assert_eq!(list[0]["schools"][0]["uai"], s.rennes.as_str());
+    assert_eq!(list[0]["schools"][0]["name"], "Collège des Gayeulles");
+    assert_eq!(list[0]["organisation"], "Académie de Rennes");
+    let elsewhere = app
+        .get("/api/v1/experimentations?territory=departement:69")
+        .await
+        .json();
+    assert!(elsewhere.as_array().unwrap().is_empty());
+    app.get("/api/v1/experimentations?territory=canton:1")
+        .await
+        .assert_status(StatusCode::BAD_REQUEST);
+}
