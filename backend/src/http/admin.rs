@@ -42,6 +42,7 @@ pub fn router() -> Router<AppState> {
             post(decide_access_request),
         )
         .route("/api/v1/admin/audit", get(audit_log))
+        .route("/api/v1/audit", get(audit_log))
 }
 
 fn admin(caller: &Caller) -> AppResult<()> {

@@ -1169,3 +1169,104 @@ async fn accepted_experimentations_are_listed_by_territory() {
         .await
         .assert_status(StatusCode::BAD_REQUEST);
 }
+
+/// BYOD policies and measured connectivity: sent, accepted, and then in the school's record,
+/// its provenance (organisation, reviewer) and the open-data export.
+#[tokio::test]
+async fn byod_and_measured_connectivity_reach_the_published_dataset() {
+    let (app, s) = setup().await;
+    let rhone = app
+        .session_for(
+            "dsi@rhone.fr",
+            Some("departement:69"),
+            &["contributor"],
+            &[],
+        )
+        .await;
+    let moderator = app
+        .session_for("modo@ac-lyon.fr", None, &["moderator"], &["departement:69"])
+        .await;
+    let cookie = format!("ecarto_session={}", rhone.cookie);
+    for (schema, body) in [
+        (
+            "byod",
+            json!([{"uai": s.villefranche, "politique": "experimentation",
+                "date_debut": "2025-09-01", "niveaux": ["4e", "3e"]}]),
+        ),
+        (
+            "connectivite-mesuree",
+            json!([{"uai": s.villefranche, "date_mesure": "2026-10-06",
+                "debit_descendant_mbps": 940, "debit_montant_mbps": 860.2, "methode": "sonde",
+                "wifi": "permanent", "part_classes_wifi": 100}]),
+        ),
+    ] {
+        let res = app
+            .send(
+                Method::POST,
+                &format!("/api/v1/submissions?schema={schema}&filename={schema}.json"),
+                &[
+                    ("cookie", &cookie),
+                    ("x-csrf-token", &rhone.csrf),
+                    ("content-type", "application/json"),
+                ],
+                body.to_string().into_bytes(),
+            )
+            .await;
+        res.assert_status(StatusCode::CREATED);
+        let view = res.json();
+        assert_eq!(view["rows_proposed"], 1, "{schema}: {view}");
+        app.call(
+            Some(&moderator),
+            Method::POST,
+            &format!("/api/v1/submissions/{}/decision", view["id"]),
+            Some(json!({"decision": "accept"})),
+        )
+        .await
+        .assert_status(StatusCode::OK);
+    }
+    let school = app
+        .get(&format!("/api/v1/schools/{}", s.villefranche))
+        .await
+        .json();
+    let themes = &school["themes"];
+    let politique = &themes["byod"]["byod_politique"];
+    assert_eq!(politique["value"], "experimentation", "{school}");
+    let contribution = &politique["provenance"]["contribution"];
+    assert_eq!(contribution["organisation"], "Département du Rhône");
+    assert!(
+        contribution["reviewer"]
+            .as_str()
+            .unwrap()
+            .starts_with("modérateur")
+    );
+    assert_eq!(contribution["schema"], "byod@v1");
+    assert_eq!(
+        themes["connectivite"]["wifi"]["value"], "permanent",
+        "{school}"
+    );
+    let csv = app.get("/api/v1/exports/schools.csv").await.text();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(';').collect();
+    let line = lines
+        .find(|l| l.starts_with(s.villefranche.as_str()))
+        .unwrap();
+    let cells: Vec<&str> = line.split(';').collect();
+    let col = |name: &str| cells[header.iter().position(|h| *h == name).unwrap()];
+    assert_eq!(col("byod_politique"), "experimentation");
+    assert_eq!(
+        col("debit_mesure_descendant").parse::<f64>().unwrap(),
+        940.0
+    );
+    // The audit log of submissions and decisions, for admins.
+    let admin = app
+        .session_for("admin@exemple.fr", None, &["admin"], &[])
+        .await;
+    let audit = app
+        .call(Some(&admin), Method::GET, "/api/v1/audit", None)
+        .await;
+    audit.assert_status(StatusCode::OK);
+    assert!(audit.text().contains("submission.accepted"));
+    app.call(Some(&rhone), Method::GET, "/api/v1/audit", None)
+        .await
+        .assert_status(StatusCode::FORBIDDEN);
+}
