@@ -30,6 +30,12 @@ pub enum ReviewCommand {
         /// Lines to accept, as the report numbers them (default: every proposed row).
         #[arg(long, value_delimiter = ',')]
         rows: Vec<i64>,
+        /// Only some fields of a row: `LINE:field,field` (repeatable).
+        #[arg(long = "fields")]
+        fields: Vec<String>,
+        /// When values changed since the submission: take_proposed or keep_published.
+        #[arg(long)]
+        conflicts: Option<String>,
         #[arg(long, default_value = "")]
         reason: String,
     },
@@ -208,6 +214,8 @@ pub async fn review(remote: &Remote, cmd: ReviewCommand) -> ExitCode {
                     reject,
                     request_changes,
                     rows,
+                    fields,
+                    conflicts,
                     reason,
                 } => {
                     let decision = match (accept, reject, request_changes) {
@@ -223,6 +231,20 @@ pub async fn review(remote: &Remote, cmd: ReviewCommand) -> ExitCode {
                     let mut payload = json!({"decision": decision, "reason": reason});
                     if !rows.is_empty() {
                         payload["rows"] = json!(rows);
+                    }
+                    let mut by_row = serde_json::Map::new();
+                    for spec in &fields {
+                        let (line, names) = spec.split_once(':').ok_or_else(|| {
+                            format!("--fields « {spec} » : attendu LIGNE:champ,champ")
+                        })?;
+                        let names: Vec<&str> = names.split(',').map(str::trim).collect();
+                        by_row.insert(line.trim().to_owned(), json!(names));
+                    }
+                    if !by_row.is_empty() {
+                        payload["fields"] = Value::Object(by_row);
+                    }
+                    if let Some(c) = conflicts {
+                        payload["conflicts"] = json!(c);
                     }
                     let (_, body) = answer(
                         client

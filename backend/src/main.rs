@@ -322,11 +322,23 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 );
             }
             // The outbox is drained every 30 s; replicas may all do it (messages are claimed).
+            // The moderators' digests are queued hourly: each is keyed by day, so one a day.
             let drainer = state.clone();
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+                let mut ticks: u64 = 0;
                 loop {
                     tick.tick().await;
+                    if ticks % 120 == 0
+                        && let Err(e) = ecarto::services::submissions::daily_digest(
+                            &drainer.db,
+                            &drainer.config.public_base_url,
+                        )
+                        .await
+                    {
+                        tracing::warn!(error = %e, "daily digest failed");
+                    }
+                    ticks += 1;
                     if let Err(e) =
                         ecarto::services::outbox::drain(&drainer.db, &drainer.mailer).await
                     {

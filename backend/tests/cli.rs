@@ -393,7 +393,17 @@ async fn a_contribution_from_the_command_line_to_the_published_dataset() {
     let (code, _, err) = run(&["review", "decide", "1", "--accept"], Some(&agent));
     assert_eq!(code, 1);
     assert!(err.contains("modérateurs"), "{err}");
-    let (code, out, err) = run(&["review", "decide", "1", "--accept"], Some(&moderator));
+    let (code, out, err) = run(
+        &[
+            "review",
+            "decide",
+            "1",
+            "--accept",
+            "--fields",
+            "2:nb_terminaux",
+        ],
+        Some(&moderator),
+    );
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("accepted, publié dans la version 5"), "{out}");
 
@@ -409,6 +419,10 @@ async fn a_contribution_from_the_command_line_to_the_published_dataset() {
     assert_eq!(
         school["themes"]["equipement"]["nb_terminaux"]["provenance"]["submission_id"],
         1
+    );
+    assert!(
+        school["themes"]["equipement"]["nb_tablettes"]["value"].is_null(),
+        "only the field the moderator chose"
     );
 
     let (code, out, err) = run(&["jobs", "run", "outbox"], None);
