@@ -329,7 +329,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 let mut ticks: u64 = 0;
                 loop {
                     tick.tick().await;
-                    if ticks % 120 == 0
+                    if ticks.is_multiple_of(120)
                         && let Err(e) = ecarto::services::submissions::daily_digest(
                             &drainer.db,
                             &drainer.config.public_base_url,
