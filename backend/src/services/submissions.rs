@@ -273,19 +273,19 @@ pub async fn submit(
     };
 
     let txn = db.begin().await?;
-    if submission_file::Entity::find_by_id(sha256.clone())
-        .one(&txn)
-        .await?
-        .is_none()
-    {
-        submission_file::ActiveModel {
-            sha256: Set(sha256.clone()),
-            size: Set(bytes.len() as i64),
-            bytes: Set(bytes),
-        }
-        .insert(&txn)
-        .await?;
-    }
+    // Content-addressed: a file received twice (or by two requests at once) is stored once.
+    submission_file::Entity::insert(submission_file::ActiveModel {
+        sha256: Set(sha256.clone()),
+        size: Set(bytes.len() as i64),
+        bytes: Set(bytes),
+    })
+    .on_conflict(
+        sea_orm::sea_query::OnConflict::column(submission_file::Column::Sha256)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(&txn)
+    .await?;
     let s = submission::ActiveModel {
         schema_name: Set(schema.name.clone()),
         schema_version: Set(schema.version as i32),
@@ -301,13 +301,31 @@ pub async fn submit(
         rows_invalid: Set(invalid.len() as i64),
         rows_refused: Set(refused),
         flags: Set(Value::Array(flags).to_string()),
-        idempotency_key: Set(input.idempotency_key),
+        idempotency_key: Set(input.idempotency_key.clone()),
         supersedes: Set(input.supersedes),
         created_at: Set(now),
         ..Default::default()
     }
     .insert(&txn)
-    .await?;
+    .await;
+    let s = match s {
+        Ok(s) => s,
+        Err(e) => {
+            // The same key retried while the first request was still running: the unique
+            // index let one through; the other gets it back.
+            txn.rollback().await?;
+            if let Some(key) = &input.idempotency_key
+                && let Some(existing) = submission::Entity::find()
+                    .filter(submission::Column::SubmitterId.eq(actor.user_id))
+                    .filter(submission::Column::IdempotencyKey.eq(key))
+                    .one(db)
+                    .await?
+            {
+                return Ok((existing, false));
+            }
+            return Err(e.into());
+        }
+    };
     for chunk in rows.chunks(500) {
         let chunk: Vec<_> = chunk
             .iter()

@@ -1270,3 +1270,41 @@ async fn byod_and_measured_connectivity_reach_the_published_dataset() {
         .await
         .assert_status(StatusCode::FORBIDDEN);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_retried_while_the_first_runs_is_one_submission() {
+    let (app, s) = setup().await;
+    let rhone = app
+        .session_for(
+            "dsi@rhone.fr",
+            Some("departement:69"),
+            &["contributor"],
+            &[],
+        )
+        .await;
+    let csv = format!(
+        "uai;date_inventaire;nb_terminaux\n{};2026-09-15;33\n",
+        s.tarare
+    );
+    let (a, b) = tokio::join!(
+        upload(&app, &rhone, "inventaire-equipement", &csv, Some("retry-1")),
+        upload(&app, &rhone, "inventaire-equipement", &csv, Some("retry-1")),
+    );
+    assert!(
+        a.status.is_success() && b.status.is_success(),
+        "{} / {}",
+        a.text(),
+        b.text()
+    );
+    assert_eq!(a.json()["id"], b.json()["id"]);
+    let mine = app
+        .call(
+            Some(&rhone),
+            Method::GET,
+            "/api/v1/submissions?mine=true",
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(mine.as_array().unwrap().len(), 1, "{mine}");
+}
