@@ -107,6 +107,31 @@ pub async fn by_siren(
     db: &DatabaseConnection,
     siren_or_siret: &str,
 ) -> AppResult<Option<organisation::Model>> {
+    match find_or_create_by_siren(db, siren_or_siret).await {
+        Ok(found) => Ok(found),
+        // Two people of one commune signing in at once: the unique SIREN let one create it.
+        Err(AppError::Db(e)) => {
+            let digits: String = siren_or_siret
+                .chars()
+                .filter(|c| c.is_ascii_digit())
+                .collect();
+            match organisation::Entity::find()
+                .filter(organisation::Column::Siren.eq(digits.get(..9).unwrap_or("")))
+                .one(db)
+                .await?
+            {
+                Some(org) => Ok(Some(org)),
+                None => Err(AppError::Db(e)),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn find_or_create_by_siren(
+    db: &DatabaseConnection,
+    siren_or_siret: &str,
+) -> AppResult<Option<organisation::Model>> {
     let digits: String = siren_or_siret
         .chars()
         .filter(|c| !c.is_whitespace())

@@ -759,3 +759,19 @@ async fn sign_in_requests_are_limited_per_address_behind_a_trusted_proxy() {
         "{audit}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_agents_of_one_commune_arriving_at_once_make_one_organisation() {
+    let app = TestApp::new().await;
+    ecarto::services::territories::ensure_loaded(&app.state.db)
+        .await
+        .unwrap();
+    let db = &app.state.db;
+    let (a, b) = tokio::join!(
+        ecarto::services::organisations::by_siren(db, "21350238800018"),
+        ecarto::services::organisations::by_siren(db, "21350238800026"),
+    );
+    let (a, b) = (a.unwrap().unwrap(), b.unwrap().unwrap());
+    assert_eq!(a.id, b.id);
+    assert_eq!(a.name, "Commune de Rennes");
+}
