@@ -113,9 +113,10 @@ fn idempotency_key(headers: &HeaderMap) -> AppResult<Option<String>> {
     }
 }
 
+/// `?mine=true` (the default: one's own submissions) or `?organisation=true` (all of one's
+/// organisation's).
 #[derive(Deserialize)]
 struct ListQuery {
-    mine: Option<bool>,
     organisation: Option<bool>,
 }
 
@@ -124,7 +125,6 @@ async fn list(
     caller: Caller,
     Query(q): Query<ListQuery>,
 ) -> AppResult<Json<Value>> {
-    let _ = q.mine;
     let list =
         submissions::list_mine(&state.db, &caller.actor, q.organisation.unwrap_or(false)).await?;
     Ok(Json(json!(list)))
