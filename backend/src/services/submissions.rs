@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::Utc;
 use ecarto_contrib_schemas::{ColumnKind, FieldMapping, Registry, Schema};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, QueryOrder, Set, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -730,6 +730,10 @@ pub struct QueueFilter {
     pub older_than: Option<i64>,
 }
 
+const POSSIBLE_CONFLICTS: &str = "SELECT DISTINCT ss.submission_id FROM submission_schools ss \
+     JOIN submissions sub ON sub.id = ss.submission_id JOIN schools s ON s.uai = ss.uai \
+     WHERE sub.status = ? AND s.version > COALESCE(sub.base_version, 0)";
+
 /// Schools of `submission_schools` inside a territory.
 fn in_territory(t: &rules::TerritoryRef) -> Condition {
     use submission_school::Column as C;
@@ -797,7 +801,35 @@ pub async fn queue(
     if let Some(t) = &territory {
         q = q.filter(submission::Column::Id.in_subquery(schools_where(in_territory(t))));
     }
-    Ok(q.all(db).await?.iter().map(Into::into).collect())
+    let list = q.all(db).await?;
+    // Submissions with a school published anew since their base version may conflict; the
+    // diff says which fields. One query for the whole queue.
+    let status = filter.status.clone().unwrap_or("pending".into());
+    let changed: BTreeSet<i64> = db
+        .query_all_raw(sea_orm::Statement::from_sql_and_values(
+            db.get_database_backend(),
+            match db.get_database_backend() {
+                sea_orm::DbBackend::Postgres => POSSIBLE_CONFLICTS.replace('?', "$1"),
+                _ => POSSIBLE_CONFLICTS.to_owned(),
+            },
+            [status.into()],
+        ))
+        .await?
+        .into_iter()
+        .filter_map(|r| r.try_get::<i64>("", "submission_id").ok())
+        .collect();
+    Ok(list
+        .iter()
+        .map(|s| {
+            let mut summary: SubmissionSummary = s.into();
+            if changed.contains(&s.id)
+                && let Value::Array(flags) = &mut summary.flags
+            {
+                flags.push(json!({"flag": "possible_conflict"}));
+            }
+            summary
+        })
+        .collect())
 }
 
 /// A moderator takes a submission, so that two do not review it at once.

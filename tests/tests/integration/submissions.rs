@@ -824,6 +824,14 @@ async fn values_changed_since_the_submission_are_conflicts_the_reviewer_resolves
         vec![(s.villefranche.as_str(), vec![("nb_terminaux", json!(55))])],
     )
     .await;
+    let queue = app
+        .call(Some(&moderator), Method::GET, "/api/v1/reviews", None)
+        .await
+        .json();
+    assert!(
+        queue[0]["flags"].to_string().contains("possible_conflict"),
+        "{queue}"
+    );
     let detail = app
         .call(
             Some(&moderator),
