@@ -280,13 +280,24 @@ pub async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next)
 }
 
 pub fn session_cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
+    cookie_header(state, SESSION_COOKIE, value, "/", max_age)
+}
+
+/// `HttpOnly`, `SameSite=Lax`, and `Secure` when the platform is served over HTTPS.
+fn cookie_header(
+    state: &AppState,
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: i64,
+) -> HeaderValue {
     let secure = if state.config.secure_cookies() {
         "; Secure"
     } else {
         ""
     };
     HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+        "{name}={value}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
     ))
     .unwrap_or(HeaderValue::from_static(""))
 }
@@ -537,16 +548,7 @@ fn provider<'a>(state: &'a AppState, id: &str) -> AppResult<&'a crate::config::O
 }
 
 fn state_cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
-    let secure = if state.config.secure_cookies() {
-        "; Secure"
-    } else {
-        ""
-    };
-    HeaderValue::from_str(&format!(
-        "{OIDC_STATE_COOKIE}={value}; Path=/auth/oidc; HttpOnly; SameSite=Lax; \
-         Max-Age={max_age}{secure}"
-    ))
-    .unwrap_or(HeaderValue::from_static(""))
+    cookie_header(state, OIDC_STATE_COOKIE, value, "/auth/oidc", max_age)
 }
 
 async fn oidc_login(

@@ -28,7 +28,8 @@ use crate::{
     services::{
         audit, competence,
         datasets::{self, Publication, SchoolObservation},
-        outbox, provenance, validation as register,
+        outbox, provenance,
+        validation::{self as register, same},
     },
     validation::{self, FileError, Options},
 };
@@ -511,13 +512,6 @@ pub struct SubmissionView {
     pub report: Value,
     pub rows: Vec<RowView>,
     pub decisions: Vec<Value>,
-}
-
-fn same(a: &Value, b: &Value) -> bool {
-    match (a.as_f64(), b.as_f64()) {
-        (Some(x), Some(y)) => (x - y).abs() < 1e-9,
-        _ => a == b,
-    }
 }
 
 /// The date a row speaks of: its first date field (inventory, measure…), as `YYYY-MM-DD`.

@@ -9,6 +9,7 @@ use ecarto_contrib_schemas::{ColumnKind, FieldMapping, Schema};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::Value;
 
+use crate::domain::competence::type_label;
 use crate::entities::school;
 use crate::services::datasets;
 use crate::validation::report::{Finding, MassChange, Severity};
@@ -20,16 +21,6 @@ struct Known {
     name: String,
     school_type: Option<String>,
     etat: Option<String>,
-}
-
-fn type_label(t: &str) -> &str {
-    match t {
-        "ecole" => "une école",
-        "college" => "un collège",
-        "lycee" => "un lycée",
-        "erea" => "un EREA",
-        _ => "un établissement d'un autre type",
-    }
 }
 
 /// Adds the register's findings to the report and recomputes it.
@@ -96,12 +87,12 @@ pub async fn check_against_register<C: ConnectionTrait>(
                         "l'établissement {} ({}) est {} ; le schéma {} concerne : {}. Vérifiez le code UAI ou utilisez le schéma adapté.",
                         r.uai,
                         k.name,
-                        type_label(k.school_type.as_deref().unwrap_or("autre")),
+                        type_label(k.school_type.as_deref().unwrap_or("autre"), false),
                         schema.id(),
                         schema
                             .school_types
                             .iter()
-                            .map(|t| type_label(t))
+                            .map(|t| type_label(t, false))
                             .collect::<Vec<_>>()
                             .join(", "),
                     ),
@@ -257,7 +248,8 @@ async fn mass_change<C: ConnectionTrait>(
     }))
 }
 
-fn same(a: &Value, b: &Value) -> bool {
+/// Equal as published values: numbers compared as numbers (`12` and `12.0` are the same).
+pub(crate) fn same(a: &Value, b: &Value) -> bool {
     match (a.as_f64(), b.as_f64()) {
         (Some(x), Some(y)) => (x - y).abs() < 1e-9,
         _ => a == b,
