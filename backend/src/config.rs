@@ -13,6 +13,8 @@ pub struct Config {
     pub validation: ValidationLimits,
     pub mail: crate::services::mail::MailConfig,
     pub auth: AuthConfig,
+    /// Schedules overriding the jobs' defaults (job → 6-field cron, UTC).
+    pub cron: std::collections::HashMap<String, String>,
 }
 
 /// Sign-in and sessions.
@@ -149,6 +151,7 @@ impl Config {
                 outbox_dir: data_dir.join("outbox"),
             },
             auth: AuthConfig::default(),
+            cron: Default::default(),
             data_dir,
         }
     }

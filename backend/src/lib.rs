@@ -10,6 +10,7 @@ pub mod entities;
 pub mod error;
 pub mod http;
 pub mod importers;
+pub mod jobs;
 pub mod reference;
 pub mod services;
 pub mod synthetic;

@@ -191,9 +191,17 @@ enum Command {
 
 #[derive(Subcommand)]
 enum JobsCommand {
+    /// Runs a job now (recorded in its history like a scheduled run).
     Run {
         /// outbox or digest.
         job: String,
+    },
+    /// The latest runs: start, end, status, attempts, counts, error.
+    History {
+        #[arg(long)]
+        job: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
     },
 }
 
@@ -281,6 +289,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     config.mail.smtp_url = cli.smtp_url.clone();
     config.mail.from = cli.mail_from.clone();
     config.auth.trust_forwarded_for = cli.trust_forwarded_for;
+    for (job, _, _) in ecarto::jobs::JOBS {
+        if let Ok(cron) = std::env::var(format!("ECARTO_CRON_{}", job.to_uppercase())) {
+            config.cron.insert(job.to_owned(), cron);
+        }
+    }
     for spec in cli.oidc.iter().filter(|s| !s.trim().is_empty()) {
         config.auth.oidc.push(
             ecarto::config::OidcProvider::parse(spec, |v| std::env::var(v).ok())
@@ -321,31 +334,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                      premier administrateur :\n  {link}"
                 );
             }
-            // The outbox is drained every 30 s; replicas may all do it (messages are claimed).
-            // The moderators' digests are queued hourly: each is keyed by day, so one a day.
-            let drainer = state.clone();
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
-                let mut ticks: u64 = 0;
-                loop {
-                    tick.tick().await;
-                    if ticks.is_multiple_of(120)
-                        && let Err(e) = ecarto::services::submissions::daily_digest(
-                            &drainer.db,
-                            &drainer.config.public_base_url,
-                        )
-                        .await
-                    {
-                        tracing::warn!(error = %e, "daily digest failed");
-                    }
-                    ticks += 1;
-                    if let Err(e) =
-                        ecarto::services::outbox::drain(&drainer.db, &drainer.mailer).await
-                    {
-                        tracing::warn!(error = %e, "outbox drain failed");
-                    }
-                }
-            });
+            // Each tick of each job runs once across replicas (see jobs.rs).
+            let _scheduler = ecarto::jobs::start(state.clone()).await?;
             let listener = tokio::net::TcpListener::bind(addr).await?;
             tracing::info!("eCarto contributions listening on http://{addr}");
             axum::serve(
@@ -437,27 +427,40 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             };
             return Ok(client_cli::review(&remote, cmd).await);
         }
-        Command::Jobs(JobsCommand::Run { job }) => {
+        Command::Jobs(cmd) => {
             let state = AppState::start(config).await?;
-            match job.as_str() {
-                "outbox" => {
-                    let r = ecarto::services::outbox::drain(&state.db, &state.mailer).await?;
+            match cmd {
+                JobsCommand::Run { job } => {
+                    let run = match ecarto::jobs::run_now(&state, &job, "cli").await {
+                        Ok(r) => r,
+                        Err(e) => {
+                            eprintln!("erreur : {e}");
+                            return Ok(ExitCode::from(2));
+                        }
+                    };
                     println!(
-                        "e-mails : {} envoyé(s), {} à réessayer, {} abandonné(s)",
-                        r.sent, r.retried, r.failed
+                        "{} : {} en {} tentative(s) — {}",
+                        run.job,
+                        run.status,
+                        run.attempts,
+                        run.error.clone().unwrap_or_else(|| run.counts.to_string())
                     );
+                    if run.status != "succeeded" {
+                        return Ok(ExitCode::FAILURE);
+                    }
                 }
-                "digest" => {
-                    let n = ecarto::services::submissions::daily_digest(
-                        &state.db,
-                        &state.config.public_base_url,
-                    )
-                    .await?;
-                    println!("{n} résumé(s) quotidien(s) mis en file d'envoi");
-                }
-                other => {
-                    eprintln!("erreur : tâche inconnue « {other} » : outbox ou digest");
-                    return Ok(ExitCode::from(2));
+                JobsCommand::History { job, limit } => {
+                    for r in ecarto::jobs::history(&state, job.as_deref(), limit).await? {
+                        println!(
+                            "{}\t{}\t{}\t{}\t{}\t{}",
+                            r.started_at.to_rfc3339(),
+                            r.job,
+                            r.trigger,
+                            r.status,
+                            r.attempts,
+                            r.error.unwrap_or_else(|| r.counts.to_string())
+                        );
+                    }
                 }
             }
         }

@@ -427,7 +427,7 @@ async fn a_contribution_from_the_command_line_to_the_published_dataset() {
 
     let (code, out, err) = run(&["jobs", "run", "outbox"], None);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("envoyé(s)"), "{out}");
+    assert!(out.contains("outbox : succeeded"), "{out}");
     let mails = std::fs::read_dir(dir.path().join("outbox"))
         .unwrap()
         .count();

@@ -12,6 +12,7 @@ mod m20261201_000006_submission_schools;
 mod m20261201_000007_mail_outbox;
 mod m20261201_000008_dismissed_proposals;
 mod m20261201_000009_experimentations;
+mod m20261201_000010_job_runs;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_mail_outbox::Migration),
             Box::new(m20261201_000008_dismissed_proposals::Migration),
             Box::new(m20261201_000009_experimentations::Migration),
+            Box::new(m20261201_000010_job_runs::Migration),
         ]
     }
 }

@@ -15,6 +15,7 @@ pub mod experimentation;
 pub mod experimentation_school;
 pub mod external_identity;
 pub mod import;
+pub mod job_run;
 pub mod login_token;
 pub mod mail_outbox;
 pub mod moderator_territory;

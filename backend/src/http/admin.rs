@@ -43,6 +43,8 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/v1/admin/audit", get(audit_log))
         .route("/api/v1/audit", get(audit_log))
+        .route("/api/v1/admin/jobs/{job}/run", post(run_job))
+        .route("/api/v1/admin/jobs/runs", get(job_runs))
 }
 
 fn admin(caller: &Caller) -> AppResult<()> {
@@ -399,4 +401,30 @@ async fn audit_log(
             }))
             .collect::<Vec<_>>()
     )))
+}
+
+async fn run_job(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(job): Path<String>,
+) -> AppResult<Json<crate::jobs::RunView>> {
+    admin(&caller)?;
+    Ok(Json(crate::jobs::run_now(&state, &job, "api").await?))
+}
+
+#[derive(Deserialize)]
+struct RunsQuery {
+    job: Option<String>,
+    limit: Option<u64>,
+}
+
+async fn job_runs(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<RunsQuery>,
+) -> AppResult<Json<Vec<crate::jobs::RunView>>> {
+    admin(&caller)?;
+    Ok(Json(
+        crate::jobs::history(&state, q.job.as_deref(), q.limit.unwrap_or(50).min(1000)).await?,
+    ))
 }

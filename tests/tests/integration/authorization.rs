@@ -301,6 +301,13 @@ fn matrix() -> Vec<Endpoint> {
         },
         Endpoint {
             method: Method::POST,
+            route: "/api/v1/admin/jobs/{job}/run",
+            path: |_| "/api/v1/admin/jobs/outbox/run".into(),
+            body: |_, _| Body::None,
+            expect: admin_only(StatusCode::OK),
+        },
+        Endpoint {
+            method: Method::POST,
             route: "/auth/logout",
             path: |_| "/auth/logout".into(),
             body: |_, _| Body::None,

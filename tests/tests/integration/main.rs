@@ -8,6 +8,7 @@ mod first_start;
 mod health;
 mod identity;
 mod imports;
+mod jobs;
 mod oidc;
 mod pages;
 mod schools;

@@ -1,0 +1,133 @@
+//! Scheduled jobs: one run per tick across replicas, retries, history, manual runs.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU32, Ordering},
+};
+
+use axum::http::{Method, StatusCode};
+use ecarto::{app::AppState, jobs};
+use ecarto_tests::TestApp;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_run_each_tick_once() {
+    let app = TestApp::new().await;
+    // A second instance of the platform on the same database.
+    let other = AppState::start(app.state.config.as_ref().clone())
+        .await
+        .expect("second replica");
+    let tick = jobs::tick_of(chrono::Utc::now(), 30);
+    let (a, b) = tokio::join!(
+        jobs::run(&app.state, "outbox", &tick, "schedule"),
+        jobs::run(&other, "outbox", &tick, "schedule"),
+    );
+    let ran: Vec<_> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
+    assert_eq!(ran.len(), 1, "exactly one replica ran the tick");
+    assert_eq!(ran[0].status, "succeeded");
+    let history = jobs::history(&app.state, Some("outbox"), 10).await.unwrap();
+    assert_eq!(history.len(), 1);
+    // The next tick runs again.
+    let next = jobs::tick_of(chrono::Utc::now() + chrono::Duration::seconds(30), 30);
+    assert!(
+        jobs::run(&other, "outbox", &next, "schedule")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn a_failing_job_is_retried_then_reported() {
+    let app = TestApp::new().await;
+    let calls = Arc::new(AtomicU32::new(0));
+    let c = Arc::clone(&calls);
+    let run = jobs::run_with(&app.state, "flaky", "t1", "schedule", move || {
+        let c = Arc::clone(&c);
+        Box::pin(async move {
+            if c.fetch_add(1, Ordering::SeqCst) < 2 {
+                Err("base indisponible".into())
+            } else {
+                Ok(json!({"done": 1}))
+            }
+        })
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!((run.status.as_str(), run.attempts), ("succeeded", 3));
+    let run = jobs::run_with(&app.state, "broken", "t1", "schedule", || {
+        Box::pin(async { Err("toujours en panne".into()) })
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(run.status, "failed");
+    assert_eq!(run.attempts, 3);
+    assert_eq!(run.error.as_deref(), Some("toujours en panne"));
+    assert!(run.finished_at.is_some());
+}
+
+#[tokio::test]
+async fn admins_run_a_job_now_and_read_the_history() {
+    let app = TestApp::new().await;
+    let admin = app
+        .session_for("admin@exemple.fr", None, &["admin"], &[])
+        .await;
+    let res = app
+        .call(
+            Some(&admin),
+            Method::POST,
+            "/api/v1/admin/jobs/digest/run",
+            None,
+        )
+        .await;
+    res.assert_status(StatusCode::OK);
+    assert_eq!(res.json()["status"], "succeeded");
+    assert_eq!(res.json()["trigger"], "api");
+    app.call(
+        Some(&admin),
+        Method::POST,
+        "/api/v1/admin/jobs/inconnue/run",
+        None,
+    )
+    .await
+    .assert_status(StatusCode::NOT_FOUND);
+    // Manual runs never collide with each other.
+    jobs::run_now(&app.state, "digest", "cli").await.unwrap();
+    let runs = app
+        .call(
+            Some(&admin),
+            Method::GET,
+            "/api/v1/admin/jobs/runs?job=digest",
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(runs.as_array().unwrap().len(), 2, "{runs}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_runs_jobs_on_their_cron() {
+    let app = TestApp::with_config(|c| {
+        c.cron.insert("outbox".into(), "* * * * * *".into());
+    })
+    .await;
+    let mut scheduler = jobs::start(app.state.clone()).await.expect("scheduler");
+    let started = std::time::Instant::now();
+    loop {
+        let runs = jobs::history(&app.state, Some("outbox"), 10).await.unwrap();
+        if runs
+            .iter()
+            .any(|r| r.trigger == "schedule" && r.status == "succeeded")
+        {
+            break;
+        }
+        assert!(
+            started.elapsed().as_secs() < 10,
+            "no scheduled run: {runs:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    scheduler.shutdown().await.ok();
+}
