@@ -25,11 +25,13 @@ use crate::{
 
 /// The jobs, their default schedule (6-field cron, seconds first, UTC) and the period a tick
 /// stands for.
-pub const JOBS: [(&str, &str, i64); 2] = [
+pub const JOBS: [(&str, &str, i64); 3] = [
     // E-mails due: every 30 s.
     ("outbox", "*/30 * * * * *", 30),
     // Moderators' daily digests: queued hourly, one per moderator and day by key.
     ("digest", "0 0 * * * *", 3600),
+    // Expired sessions, sign-in links, OpenID attempts and rate-limit events: hourly.
+    ("purge", "0 30 * * * *", 3600),
 ];
 
 /// Attempts of a failing run within its tick.
@@ -51,6 +53,12 @@ fn body(state: &AppState, job: &str) -> Option<JobFuture<'static>> {
             submissions::daily_digest(&state.db, &state.config.public_base_url)
                 .await
                 .map(|n| json!({"digests": n}))
+                .map_err(|e| e.to_string())
+        })),
+        "purge" => Some(Box::pin(async move {
+            crate::services::auth::purge_expired(&state.db)
+                .await
+                .map(|p| json!(p))
                 .map_err(|e| e.to_string())
         })),
         _ => None,

@@ -600,3 +600,42 @@ mod tests {
         assert_ne!(hash(&a), a);
     }
 }
+
+#[derive(Debug, Default, Serialize)]
+pub struct Purged {
+    pub sessions: u64,
+    pub login_tokens: u64,
+    pub oidc_attempts: u64,
+    pub rate_events: u64,
+}
+
+/// Deletes what can no longer serve: ended sessions, sign-in links and OpenID attempts past
+/// their expiry (kept a day, for the audit trail's sake of a recent failure), and rate-limit
+/// events older than any window.
+pub async fn purge_expired<C: ConnectionTrait>(db: &C) -> AppResult<Purged> {
+    use crate::entities::oidc_attempt;
+    let now = Utc::now();
+    let day_ago = now - Duration::days(1);
+    Ok(Purged {
+        sessions: session::Entity::delete_many()
+            .filter(session::Column::ExpiresAt.lt(now))
+            .exec(db)
+            .await?
+            .rows_affected,
+        login_tokens: login_token::Entity::delete_many()
+            .filter(login_token::Column::ExpiresAt.lt(day_ago))
+            .exec(db)
+            .await?
+            .rows_affected,
+        oidc_attempts: oidc_attempt::Entity::delete_many()
+            .filter(oidc_attempt::Column::ExpiresAt.lt(now))
+            .exec(db)
+            .await?
+            .rows_affected,
+        rate_events: rate_event::Entity::delete_many()
+            .filter(rate_event::Column::At.lt(now - Duration::hours(1)))
+            .exec(db)
+            .await?
+            .rows_affected,
+    })
+}

@@ -131,3 +131,36 @@ async fn the_scheduler_runs_jobs_on_their_cron() {
     }
     scheduler.shutdown().await.ok();
 }
+
+#[tokio::test]
+async fn the_purge_job_deletes_what_has_expired_and_nothing_else() {
+    let app = TestApp::with_config(|c| {
+        c.auth.session_absolute = chrono::Duration::seconds(-1);
+    })
+    .await;
+    let dead = app
+        .session_for("ancien@exemple.fr", None, &["beta-tester"], &[])
+        .await;
+    let run = jobs::run_now(&app.state, "purge", "cli").await.unwrap();
+    assert_eq!(run.status, "succeeded");
+    assert_eq!(run.counts["sessions"], 1, "{:?}", run.counts);
+    use sea_orm::EntityTrait;
+    let left =
+        ecarto::entities::session::Entity::find_by_id(ecarto::services::auth::hash(&dead.cookie))
+            .one(&app.state.db)
+            .await
+            .unwrap();
+    assert!(left.is_none());
+    // A live session elsewhere stays.
+    let live_app = TestApp::new().await;
+    let live = live_app
+        .session_for("actif@exemple.fr", None, &["beta-tester"], &[])
+        .await;
+    jobs::run_now(&live_app.state, "purge", "cli")
+        .await
+        .unwrap();
+    live_app
+        .call(Some(&live), Method::GET, "/api/v1/me", None)
+        .await
+        .assert_status(StatusCode::OK);
+}
