@@ -217,7 +217,10 @@ pub async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next)
             .and_then(|h| h.to_str().ok())
             .unwrap_or("");
         let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or("");
-        if origin_host != host {
+        // Behind a reverse proxy the Host seen here may be the upstream's: the public address
+        // the platform is configured with is this site too.
+        let public = state.config.public_base_url.trim_end_matches('/');
+        if origin_host != host && origin != public {
             return forbidden("requête venue d'un autre site (en-tête Origin) : refusée");
         }
     }

@@ -775,3 +775,34 @@ async fn two_agents_of_one_commune_arriving_at_once_make_one_organisation() {
     assert_eq!(a.id, b.id);
     assert_eq!(a.name, "Commune de Rennes");
 }
+
+#[tokio::test]
+async fn behind_a_reverse_proxy_the_public_address_is_this_site() {
+    let app = TestApp::with_config(|c| c.public_base_url = "https://ecarto.example".into()).await;
+    let s = app
+        .session_for("agent@exemple.fr", None, &["beta-tester"], &[])
+        .await;
+    let cookie = format!("{}={}", auth::SESSION_COOKIE, s.cookie);
+    let send = |origin: &'static str| {
+        let (app, cookie, csrf) = (&app, cookie.clone(), s.csrf.clone());
+        async move {
+            app.send(
+                Method::POST,
+                "/api/v1/me/tokens",
+                &[
+                    ("cookie", &cookie),
+                    ("x-csrf-token", &csrf),
+                    ("content-type", "application/json"),
+                    ("origin", origin),
+                    // What the proxy forwards.
+                    ("host", "127.0.0.1:8080"),
+                ],
+                json!({"name": "x"}).to_string().into_bytes(),
+            )
+            .await
+            .status
+        }
+    };
+    assert_eq!(send("https://ecarto.example").await, StatusCode::CREATED);
+    assert_eq!(send("https://evil.example").await, StatusCode::FORBIDDEN);
+}
