@@ -2,6 +2,7 @@
 
 pub mod catalog;
 pub mod competence;
+pub mod completeness;
 pub mod export;
 pub mod nature;
 pub mod record;

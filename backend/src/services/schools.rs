@@ -276,6 +276,8 @@ pub struct SchoolDetail {
     /// What a source said that is not published: an earlier millésime, a value a higher-ranked
     /// source overrides, an undated value that a dated one outranks.
     pub other_observations: Vec<ObservationView>,
+    /// Filled / expected values, in all and by theme, and the expected fields still empty.
+    pub completeness: crate::domain::completeness::SchoolCompleteness,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -299,6 +301,7 @@ pub async fn get<C: ConnectionTrait>(db: &C, uai: &Uai) -> Result<Option<SchoolD
     let record: SchoolRecord = serde_json::from_str(&data)
         .map_err(|e| DbErr::Custom(format!("corrupt record of {}: {e}", s.uai)))?;
     let provs = provenance::describe(db, record.0.values().map(|v| v.1)).await?;
+    let completeness = crate::domain::completeness::of_school(&record);
     let catalog = Catalog::get();
     let mut themes: BTreeMap<&'static str, BTreeMap<&'static str, PublishedValue>> = Theme::ALL
         .iter()
@@ -365,5 +368,6 @@ pub async fn get<C: ConnectionTrait>(db: &C, uai: &Uai) -> Result<Option<SchoolD
         themes,
         history,
         other_observations: observations,
+        completeness,
     }))
 }

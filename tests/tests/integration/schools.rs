@@ -331,3 +331,88 @@ async fn field_catalogue_is_served() {
             .contains("Licence Ouverte")
     );
 }
+
+/// A school's completeness, checked against a count made here from the catalogue file and the
+/// school's published values.
+#[tokio::test]
+async fn a_school_states_its_completeness_against_what_is_expected_of_it() {
+    let app = TestApp::new().await;
+    ecarto::services::territories::ensure_loaded(&app.state.db)
+        .await
+        .unwrap();
+    ecarto::services::seed::sample_if_empty(&app.state.db)
+        .await
+        .unwrap();
+    let catalogue =
+        std::fs::read_to_string(ecarto_tests::repo_root().join("backend/catalog/fields.csv"))
+            .unwrap();
+    let rows: Vec<Vec<String>> = catalogue
+        .lines()
+        .skip(1)
+        .map(|l| l.split(';').map(str::to_owned).collect())
+        .collect();
+    let mut schools = Vec::new();
+    for q in [
+        "departement=035&per_page=150",
+        "departement=035&secteur=prive&per_page=50",
+    ] {
+        let list = app.get(&format!("/api/v1/schools?{q}")).await.json();
+        schools.extend(list["results"].as_array().unwrap().clone());
+    }
+    let mut checked = (0, 0);
+    for summary in &schools {
+        let uai = summary["uai"].as_str().unwrap();
+        let school = app.get(&format!("/api/v1/schools/{uai}")).await.json();
+        let value = |field: &str| {
+            school["themes"]
+                .as_object()
+                .unwrap()
+                .values()
+                .find_map(|t| t.get(field))
+                .map(|v| v["value"].clone())
+                .filter(|v| !v.is_null() && v.as_str() != Some(""))
+        };
+        let secteur = summary["secteur"].as_str().unwrap_or("");
+        let school_type = summary["type_etablissement"].as_str().unwrap_or("");
+        let ministere = value("ministere_tutelle")
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let (mut expected, mut filled) = (0, 0);
+        for r in &rows {
+            let is_expected = match r[5].as_str() {
+                "all" => true,
+                "public" => secteur == "public",
+                "prive" => secteur == "prive",
+                "none" => false,
+                "etic" => {
+                    secteur == "public"
+                        && ["ecole", "college", "lycee", "erea"].contains(&school_type)
+                        && (ministere.is_empty() || ministere.contains("EDUCATION NATIONALE"))
+                }
+                types => types.split(',').any(|t| t == school_type),
+            };
+            if is_expected {
+                expected += 1;
+                if value(&r[0]).is_some() {
+                    filled += 1;
+                }
+            }
+        }
+        let c = &school["completeness"]["total"];
+        assert_eq!(c["expected"], expected, "{uai}: {c}");
+        assert_eq!(c["filled"], filled, "{uai}: {c}");
+        if secteur == "prive" {
+            checked.1 += 1;
+            assert!(
+                !school["completeness"]["missing"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&serde_json::json!("nb_terminaux")),
+                "ETIC does not survey private schools: {uai}"
+            );
+        } else {
+            checked.0 += 1;
+        }
+    }
+    assert!(checked.0 > 50 && checked.1 > 10, "{checked:?}");
+}

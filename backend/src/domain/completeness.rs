@@ -1,0 +1,188 @@
+//! Which values are expected of a school, and how many of them are filled: the "n.c." rate.
+//! A field a source never covers for a kind of school is not missing for it (ETIC does not
+//! survey private schools, nor lycées outside the ministry of education); opt-in data is
+//! never missing.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{
+    catalog::{Catalog, ExpectedFor, Field},
+    record::SchoolRecord,
+};
+
+/// What expectations depend on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SchoolKind<'a> {
+    pub school_type: Option<&'a str>,
+    pub secteur: Option<&'a str>,
+    /// The annuaire's `ministere_tutelle`.
+    pub ministere: Option<&'a str>,
+}
+
+impl<'a> SchoolKind<'a> {
+    pub fn of(record: &'a SchoolRecord) -> Self {
+        Self {
+            school_type: record.str("type_etablissement"),
+            secteur: record.str("secteur"),
+            ministere: record.str("ministere_tutelle"),
+        }
+    }
+}
+
+pub fn is_expected(field: &Field, school: SchoolKind<'_>) -> bool {
+    match &field.expected_for {
+        ExpectedFor::All => true,
+        ExpectedFor::Public => school.secteur == Some("public"),
+        ExpectedFor::Prive => school.secteur == Some("prive"),
+        ExpectedFor::None => false,
+        ExpectedFor::Types(types) => school
+            .school_type
+            .is_some_and(|t| types.iter().any(|x| x == t)),
+        ExpectedFor::Etic => {
+            school.secteur == Some("public")
+                && matches!(
+                    school.school_type,
+                    Some("ecole" | "college" | "lycee" | "erea")
+                )
+                // An unknown ministry counts as the ministry of education, the annuaire's
+                // usual case.
+                && school
+                    .ministere
+                    .is_none_or(|m| m.to_uppercase().contains("EDUCATION NATIONALE"))
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Score {
+    pub filled: u32,
+    pub expected: u32,
+    /// `filled / expected`; absent when nothing is expected.
+    pub rate: Option<f64>,
+}
+
+impl Score {
+    fn add(&mut self, filled: bool) {
+        self.expected += 1;
+        if filled {
+            self.filled += 1;
+        }
+        self.rate = Some(f64::from(self.filled) / f64::from(self.expected));
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SchoolCompleteness {
+    pub total: Score,
+    pub by_theme: BTreeMap<&'static str, Score>,
+    /// The expected fields without a value: what a contributor could fill.
+    pub missing: Vec<&'static str>,
+}
+
+fn filled(v: Option<&Value>) -> bool {
+    match v {
+        None | Some(Value::Null) => false,
+        Some(Value::String(s)) => !s.trim().is_empty(),
+        Some(_) => true,
+    }
+}
+
+/// The completeness of one school's published record.
+pub fn of_school(record: &SchoolRecord) -> SchoolCompleteness {
+    let kind = SchoolKind::of(record);
+    let mut out = SchoolCompleteness::default();
+    for field in Catalog::get().fields() {
+        if !is_expected(field, kind) {
+            continue;
+        }
+        let has = filled(record.get(field.name));
+        out.total.add(has);
+        out.by_theme.entry(field.theme.code()).or_default().add(has);
+        if !has {
+            out.missing.push(field.name);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(name: &str) -> &'static Field {
+        Catalog::get().field(name).expect("catalogue field")
+    }
+
+    fn kind<'a>(t: &'a str, secteur: &'a str, ministere: Option<&'a str>) -> SchoolKind<'a> {
+        SchoolKind {
+            school_type: Some(t),
+            secteur: Some(secteur),
+            ministere,
+        }
+    }
+
+    #[test]
+    fn etic_fields_are_not_missing_where_the_survey_does_not_go() {
+        let terminaux = field("nb_terminaux");
+        assert!(is_expected(terminaux, kind("college", "public", None)));
+        assert!(is_expected(
+            terminaux,
+            kind(
+                "lycee",
+                "public",
+                Some("MINISTERE DE L'EDUCATION NATIONALE")
+            )
+        ));
+        assert!(!is_expected(terminaux, kind("college", "prive", None)));
+        assert!(!is_expected(
+            terminaux,
+            kind("lycee", "public", Some("AGRICULTURE"))
+        ));
+        assert!(!is_expected(terminaux, kind("autre", "public", None)));
+        // Identity fields are expected of every school.
+        assert!(is_expected(
+            field("appellation_officielle"),
+            kind("lycee", "prive", None)
+        ));
+    }
+
+    #[test]
+    fn opt_in_fields_are_never_missing() {
+        let opt_in: Vec<&Field> = Catalog::get()
+            .fields()
+            .iter()
+            .filter(|f| f.expected_for == ExpectedFor::None)
+            .collect();
+        assert!(!opt_in.is_empty());
+        for f in opt_in {
+            assert!(
+                !is_expected(f, kind("college", "public", None)),
+                "{}",
+                f.name
+            );
+        }
+    }
+
+    #[test]
+    fn a_school_counts_its_filled_expected_values_by_theme() {
+        let record: SchoolRecord = serde_json::from_str(
+            r#"{"type_etablissement": ["college", 1], "secteur": ["prive", 1],
+                "appellation_officielle": ["Collège X", 1], "nb_terminaux": [12, 2]}"#,
+        )
+        .expect("record");
+        let c = of_school(&record);
+        // A private collège: ETIC's terminals are not expected, so they do not count.
+        assert!(!c.missing.contains(&"nb_terminaux"));
+        assert!(c.missing.contains(&"adresse"));
+        let e = c.by_theme["etablissement"];
+        assert_eq!(e.filled, 3);
+        assert!(e.expected > 3);
+        assert_eq!(
+            c.total.filled, 3,
+            "the ETIC value is filled but not counted"
+        );
+    }
+}
