@@ -315,7 +315,15 @@ pub fn document(base_url: &str) -> Value {
                 }}},
                 "other_observations": {"type": "array", "description": "Ce qu'une source a dit et qui n'est pas publié (millésime antérieur, valeur d'une source de rang inférieur)", "items": {"type": "object", "properties": {
                     "source": {"type": "string"}, "millesime": {"type": "string"}, "import_id": {"type": "integer"}, "values": {"type": "object"}
-                }}}
+                }}},
+                "completeness": {"type": "object", "description": "Valeurs renseignées / attendues (selon expected_for du catalogue), en tout et par thème, et les champs attendus encore vides", "properties": {
+                    "total": {"$ref": "#/components/schemas/Score"},
+                    "by_theme": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/Score"}},
+                    "missing": {"type": "array", "items": {"type": "string"}}
+                }}
+            }},
+            "Score": {"type": "object", "properties": {
+                "filled": {"type": "integer"}, "expected": {"type": "integer"}, "rate": {"type": ["number", "null"]}
             }},
             "Territory": {"type": "object", "properties": {
                 "level": {"type": "string"}, "code": {"type": "string"}, "name": {"type": "string"},
