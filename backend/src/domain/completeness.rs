@@ -82,8 +82,12 @@ pub struct SchoolCompleteness {
     pub missing: Vec<&'static str>,
 }
 
-fn filled(v: Option<&Value>) -> bool {
-    match v {
+/// Whether a record has a value for the field; the UAI, the record's key, always has one.
+pub fn is_filled(record: &SchoolRecord, field: &Field) -> bool {
+    if field.name == "uai" {
+        return true;
+    }
+    match record.get(field.name) {
         None | Some(Value::Null) => false,
         Some(Value::String(s)) => !s.trim().is_empty(),
         Some(_) => true,
@@ -98,7 +102,7 @@ pub fn of_school(record: &SchoolRecord) -> SchoolCompleteness {
         if !is_expected(field, kind) {
             continue;
         }
-        let has = filled(record.get(field.name));
+        let has = is_filled(record, field);
         out.total.add(has);
         out.by_theme.entry(field.theme.code()).or_default().add(has);
         if !has {
@@ -178,10 +182,10 @@ mod tests {
         assert!(!c.missing.contains(&"nb_terminaux"));
         assert!(c.missing.contains(&"adresse"));
         let e = c.by_theme["etablissement"];
-        assert_eq!(e.filled, 3);
+        assert_eq!(e.filled, 4, "the UAI, the record's key, counts as filled");
         assert!(e.expected > 3);
         assert_eq!(
-            c.total.filled, 3,
+            c.total.filled, 4,
             "the ETIC value is filled but not counted"
         );
     }

@@ -238,6 +238,20 @@ pub fn document(base_url: &str) -> Value {
                 ],
                 "responses": ok("Le territoire", json_ref("Territory"))
             }},
+            "/api/v1/territories/{level}/{code}/completeness": {"get": {
+                "tags": ["territoires"],
+                "summary": "Complétude d'un territoire : valeurs renseignées / attendues (expected_for du catalogue) en tout, par thème, type, secteur et champ, avec leurs effectifs",
+                "parameters": [
+                    param("level", "path", "region, academie, departement, commune ou epci", json!({"type": "string"})),
+                    param("code", "path", "Code du territoire", json!({"type": "string"})),
+                    param("theme", "query", "Un thème", json!({"type": "string"})),
+                    param("field", "query", "Un champ du catalogue", json!({"type": "string"})),
+                    param("type", "query", "ecole, college, lycee, erea, autre", json!({"type": "string"})),
+                    param("secteur", "query", "public ou prive", json!({"type": "string"})),
+                    param("format", "query", "json (défaut) ou csv (par champ)", json!({"type": "string", "enum": ["json", "csv"]}))
+                ],
+                "responses": ok("Les scores", json!({"application/json": {}, "text/csv": {}}))
+            }},
             "/api/v1/datasets/versions": {"get": {
                 "tags": ["versions"], "summary": "Les versions publiées du jeu de données, la plus récente d'abord",
                 "responses": {"200": {"description": "Les versions"}}

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth;
 pub mod competence;
+pub mod completeness;
 pub mod datasets;
 pub mod dcat;
 pub mod demo;

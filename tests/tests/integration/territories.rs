@@ -899,3 +899,117 @@ async fn territory_endpoint_parents_children_and_counts() {
             .is_none()
     );
 }
+
+/// A département's completeness, checked against a count made here from the open-data CSV
+/// export and the catalogue file — another path through the same published values.
+#[tokio::test]
+async fn a_departement_completeness_matches_a_count_from_the_export() {
+    let app = TestApp::new().await;
+    territories::ensure_loaded(&app.state.db).await.unwrap();
+    ecarto::services::seed::sample_if_empty(&app.state.db)
+        .await
+        .unwrap();
+    let catalogue =
+        std::fs::read_to_string(ecarto_tests::repo_root().join("backend/catalog/fields.csv"))
+            .unwrap();
+    let rules: Vec<(String, String)> = catalogue
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split(';').collect();
+            (c[0].to_owned(), c[5].to_owned())
+        })
+        .collect();
+    let csv = app.get("/api/v1/exports/schools.csv").await.text();
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let mut expected: std::collections::HashMap<String, (u32, u32)> = Default::default();
+    let mut schools = 0;
+    for row in reader.records() {
+        let row = row.unwrap();
+        if &row[col("code_departement")] != "35" {
+            continue;
+        }
+        schools += 1;
+        let (t, secteur, ministere) = (
+            &row[col("type_etablissement")],
+            &row[col("secteur")],
+            &row[col("ministere_tutelle")],
+        );
+        for (field, rule) in &rules {
+            let is_expected = match rule.as_str() {
+                "all" => true,
+                "public" => secteur == "public",
+                "prive" => secteur == "prive",
+                "none" => false,
+                "etic" => {
+                    secteur == "public"
+                        && ["ecole", "college", "lycee", "erea"].contains(&t)
+                        && (ministere.is_empty() || ministere.contains("EDUCATION NATIONALE"))
+                }
+                types => types.split(',').any(|x| x == t),
+            };
+            if is_expected {
+                let e = expected.entry(field.clone()).or_default();
+                e.1 += 1;
+                if !row[col(field)].is_empty() {
+                    e.0 += 1;
+                }
+            }
+        }
+    }
+    let scores = app
+        .get("/api/v1/territories/departement/035/completeness")
+        .await
+        .json();
+    assert_eq!(scores["schools"], schools);
+    for f in scores["by_field"].as_array().unwrap() {
+        let (filled, exp) = expected[f["field"].as_str().unwrap()];
+        assert_eq!(
+            (
+                f["filled"].as_u64().unwrap(),
+                f["expected"].as_u64().unwrap()
+            ),
+            (filled as u64, exp as u64),
+            "{f}"
+        );
+    }
+    let total_expected: u32 = expected.values().map(|v| v.1).sum();
+    assert_eq!(scores["total"]["expected"], total_expected);
+    // Filters, CSV and errors.
+    let colleges = app
+        .get("/api/v1/territories/departement/35/completeness?type=college&theme=equipement&format=csv")
+        .await;
+    assert!(
+        colleges
+            .text()
+            .starts_with("champ;theme;renseignes;attendus;taux")
+    );
+    assert!(colleges.text().contains("nb_terminaux;equipement;"));
+    app.get("/api/v1/territories/departement/35/completeness?field=inconnu")
+        .await
+        .assert_status(axum::http::StatusCode::BAD_REQUEST);
+    app.get("/api/v1/territories/departement/999/completeness")
+        .await
+        .assert_status(axum::http::StatusCode::BAD_REQUEST);
+    app.get("/api/v1/territories/commune/99999/completeness")
+        .await
+        .assert_status(axum::http::StatusCode::NOT_FOUND);
+    let national = app
+        .get("/api/v1/territories/national/completeness")
+        .await
+        .json();
+    assert!(national["schools"].as_u64().unwrap() > schools as u64);
+    let commune = app
+        .get("/api/v1/territories/commune/35238/completeness?secteur=public")
+        .await
+        .json();
+    assert!(
+        commune["schools"].as_u64().unwrap() > 50,
+        "{}",
+        commune["schools"]
+    );
+}
