@@ -290,8 +290,8 @@ impl TestApp {
         }
     }
 
-    /// A request as a signed-in browser would send it (cookie and CSRF header); `None` sends
-    /// it anonymously.
+    /// A request as a signed-in browser would send it (cookie and CSRF header) with a JSON
+    /// body; `None` sends it anonymously.
     pub async fn call(
         &self,
         session: Option<&Session>,
@@ -299,23 +299,34 @@ impl TestApp {
         uri: &str,
         body: Option<Value>,
     ) -> TestResponse {
-        let mut headers: Vec<(String, String)> = Vec::new();
-        if let Some(s) = session {
-            headers.push((
-                "cookie".into(),
-                format!("{}={}", ecarto::services::auth::SESSION_COOKIE, s.cookie),
-            ));
-            headers.push(("x-csrf-token".into(), s.csrf.clone()));
+        let (headers, bytes): (&[(&str, &str)], Vec<u8>) = match body {
+            Some(b) => (
+                &[("content-type", "application/json")],
+                b.to_string().into_bytes(),
+            ),
+            None => (&[], Vec::new()),
+        };
+        self.call_raw(session, method, uri, headers, bytes).await
+    }
+
+    /// [`call`](Self::call) with any body and headers (a CSV upload, an idempotency key…).
+    pub async fn call_raw(
+        &self,
+        session: Option<&Session>,
+        method: Method,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> TestResponse {
+        let cookie =
+            session.map(|s| format!("{}={}", ecarto::services::auth::SESSION_COOKIE, s.cookie));
+        let mut all: Vec<(&str, &str)> = Vec::new();
+        if let (Some(c), Some(s)) = (&cookie, session) {
+            all.push(("cookie", c));
+            all.push(("x-csrf-token", &s.csrf));
         }
-        if body.is_some() {
-            headers.push(("content-type".into(), "application/json".into()));
-        }
-        let h: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        self.send(method, uri, &h, bytes).await
+        all.extend_from_slice(headers);
+        self.send(method, uri, &all, body).await
     }
 }
 

@@ -1,9 +1,10 @@
 //! `can_contribute` over the database: the school's facts from the published dataset and the
 //! territory reference, the schema's scope from the registry, the decision from the domain.
 
+use std::collections::HashMap;
+
 use chrono::Utc;
 use ecarto_contrib_schemas::{Audience, Registry};
-use std::collections::HashMap;
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
@@ -19,27 +20,10 @@ use crate::{
 /// What the decision knows of a school, or 404 for a UAI the register does not hold.
 pub async fn school_facts<C: ConnectionTrait>(db: &C, uai: &str) -> AppResult<SchoolFacts> {
     let uai = Uai::parse(uai).map_err(|e| AppError::bad_request("uai", e.to_string()))?;
-    let s = school::Entity::find_by_id(uai.as_str().to_owned())
-        .one(db)
+    school_facts_many(db, [uai.as_str().to_owned()])
         .await?
-        .ok_or_else(|| AppError::NotFound(format!("aucun établissement {uai} dans le registre")))?;
-    let c = match &s.code_commune {
-        Some(code) => commune::Entity::find_by_id(code.clone()).one(db).await?,
-        None => None,
-    };
-    Ok(SchoolFacts {
-        uai: s.uai,
-        name: s.name,
-        type_etablissement: s.type_etablissement,
-        secteur: s.secteur,
-        commune: s.code_commune,
-        commune_parent: c.as_ref().and_then(|c| c.parent_code.clone()),
-        commune_name: c.as_ref().map(|c| c.name.clone()),
-        epci: c.and_then(|c| c.epci_siren),
-        departement: s.code_departement,
-        academie: s.code_academie,
-        region: s.code_region,
-    })
+        .remove(uai.as_str())
+        .ok_or_else(|| AppError::NotFound(format!("aucun établissement {uai} dans le registre")))
 }
 
 /// The facts of many schools at once (two queries per 500), the unknown ones left out.

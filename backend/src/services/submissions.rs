@@ -1470,25 +1470,36 @@ async fn moderators_of<C: sea_orm::ConnectionTrait>(
         .into_iter()
         .map(|r| r.user_id)
         .collect();
-    let mut out = Vec::new();
-    for u in user::Entity::find()
-        .filter(user::Column::Id.is_in(ids))
+    let users = user::Entity::find()
+        .filter(user::Column::Id.is_in(ids.clone()))
         .filter(user::Column::Disabled.eq(false))
         .filter(user::Column::DailyDigest.eq(daily_digest))
         .all(db)
+        .await?;
+    // Every moderator's territories in one query, not one per moderator.
+    let mut territories: HashMap<i64, Vec<rules::TerritoryRef>> = HashMap::new();
+    for t in moderator_territory::Entity::find()
+        .filter(moderator_territory::Column::UserId.is_in(ids))
+        .all(db)
         .await?
     {
-        let territories: Vec<rules::TerritoryRef> = moderator_territory::Entity::find()
-            .filter(moderator_territory::Column::UserId.eq(u.id))
-            .all(db)
-            .await?
-            .into_iter()
-            .filter_map(|t| Some(rules::TerritoryRef::new(t.level.parse().ok()?, t.code)))
-            .collect();
+        if let Ok(level) = t.level.parse() {
+            territories
+                .entry(t.user_id)
+                .or_default()
+                .push(rules::TerritoryRef::new(level, t.code));
+        }
+    }
+    let mut out = Vec::new();
+    for u in users {
+        let theirs = territories
+            .get(&u.id)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let concerned = touched
             .iter()
             .filter_map(|uai| facts.get(uai))
-            .any(|f| territories.iter().any(|t| f.is_in(t)));
+            .any(|f| theirs.iter().any(|t| f.is_in(t)));
         if concerned {
             out.push((u.id, u.email));
         }

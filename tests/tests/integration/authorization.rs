@@ -545,16 +545,12 @@ async fn every_state_changing_endpoint_answers_each_role_as_the_table_says() {
     .await;
     let mut pending = Vec::new();
     for n in [11, 22] {
-        let cookie = format!("ecarto_session={}", contributor.cookie);
         let res = app
-            .send(
+            .call_raw(
+                Some(&contributor),
                 Method::POST,
                 "/api/v1/submissions?schema=inventaire-equipement",
-                &[
-                    ("cookie", &cookie),
-                    ("x-csrf-token", &contributor.csrf),
-                    ("content-type", "text/csv"),
-                ],
+                &[("content-type", "text/csv")],
                 format!("uai;date_inventaire;nb_terminaux\n{school};2026-09-15;{n}\n").into_bytes(),
             )
             .await;

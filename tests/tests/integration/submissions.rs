@@ -82,16 +82,12 @@ async fn upload(
     csv: &str,
     key: Option<&str>,
 ) -> TestResponse {
-    let cookie = format!("ecarto_session={}", who.cookie);
-    let mut headers = vec![
-        ("cookie", cookie.as_str()),
-        ("x-csrf-token", who.csrf.as_str()),
-        ("content-type", "text/csv"),
-    ];
+    let mut headers = vec![("content-type", "text/csv")];
     if let Some(k) = key {
         headers.push(("idempotency-key", k));
     }
-    app.send(
+    app.call_raw(
+        Some(who),
         Method::POST,
         &format!("/api/v1/submissions?schema={schema}&filename=inventaire.csv"),
         &headers,
@@ -425,16 +421,12 @@ async fn rejection_needs_a_reason_and_a_withdrawn_submission_waits_for_nobody() 
         "uai;date_inventaire;nb_terminaux\n{};2026-09-20;61\n",
         s.tarare
     );
-    let cookie = format!("ecarto_session={}", rhone.cookie);
     let res = app
-        .send(
+        .call_raw(
+            Some(&rhone),
             Method::POST,
             &format!("/api/v1/submissions?schema=inventaire-equipement&supersedes={id}"),
-            &[
-                ("cookie", &cookie),
-                ("x-csrf-token", &rhone.csrf),
-                ("content-type", "text/csv"),
-            ],
+            &[("content-type", "text/csv")],
             csv.into_bytes(),
         )
         .await;
@@ -506,31 +498,28 @@ async fn anyone_signed_in_reports_an_error_on_any_school() {
     );
 
     // Bad input: unknown schema, no schema, an unusable file.
-    let cookie = format!("ecarto_session={}", citizen.cookie);
-    let h = [
-        ("cookie", cookie.as_str()),
-        ("x-csrf-token", citizen.csrf.as_str()),
-        ("content-type", "text/csv"),
-    ];
-    app.send(
-        Method::POST,
-        "/api/v1/submissions?schema=inconnu",
-        &h,
-        b"a;b\n".to_vec(),
-    )
-    .await
-    .assert_status(StatusCode::BAD_REQUEST);
-    app.send(Method::POST, "/api/v1/submissions", &h, b"a;b\n".to_vec())
-        .await
-        .assert_status(StatusCode::BAD_REQUEST);
-    app.send(
-        Method::POST,
-        "/api/v1/submissions?schema=signalement",
-        &h,
-        vec![0, 159, 146, 150, 0, 1],
-    )
-    .await
-    .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    let csv = [("content-type", "text/csv")];
+    for (uri, body, status) in [
+        (
+            "/api/v1/submissions?schema=inconnu",
+            b"a;b\n".to_vec(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/api/v1/submissions",
+            b"a;b\n".to_vec(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/api/v1/submissions?schema=signalement",
+            vec![0, 159, 146, 150, 0, 1],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        app.call_raw(Some(&citizen), Method::POST, uri, &csv, body)
+            .await
+            .assert_status(status);
+    }
     app.send(
         Method::POST,
         "/api/v1/submissions?schema=signalement",
@@ -1130,16 +1119,12 @@ async fn accepted_experimentations_are_listed_by_territory() {
         let app = &app;
         let academie = &academie;
         async move {
-            let cookie = format!("ecarto_session={}", academie.cookie);
             let res = app
-                .send(
+                .call_raw(
+                    Some(academie),
                     Method::POST,
                     "/api/v1/submissions?schema=experimentation-locale&filename=experimentations.json",
-                    &[
-                        ("cookie", &cookie),
-                        ("x-csrf-token", &academie.csrf),
-                        ("content-type", "application/json"),
-                    ],
+                    &[("content-type", "application/json")],
                     body.into_bytes(),
                 )
                 .await;
@@ -1194,7 +1179,6 @@ async fn byod_and_measured_connectivity_reach_the_published_dataset() {
     let moderator = app
         .session_for("modo@ac-lyon.fr", None, &["moderator"], &["departement:69"])
         .await;
-    let cookie = format!("ecarto_session={}", rhone.cookie);
     for (schema, body) in [
         (
             "byod",
@@ -1209,14 +1193,11 @@ async fn byod_and_measured_connectivity_reach_the_published_dataset() {
         ),
     ] {
         let res = app
-            .send(
+            .call_raw(
+                Some(&rhone),
                 Method::POST,
                 &format!("/api/v1/submissions?schema={schema}&filename={schema}.json"),
-                &[
-                    ("cookie", &cookie),
-                    ("x-csrf-token", &rhone.csrf),
-                    ("content-type", "application/json"),
-                ],
+                &[("content-type", "application/json")],
                 body.to_string().into_bytes(),
             )
             .await;
