@@ -15,6 +15,26 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Schedules overriding the jobs' defaults (job → 6-field cron, UTC).
     pub cron: std::collections::HashMap<String, String>,
+    pub scores: ScoresConfig,
+}
+
+/// The scores job.
+#[derive(Debug, Clone)]
+pub struct ScoresConfig {
+    /// Values dated more than this long ago count as stale in the freshness score.
+    pub stale_after: chrono::Duration,
+    /// After a merge, the touched territories are recomputed once the dataset has been quiet
+    /// this long, so that a burst of merges costs one recompute.
+    pub debounce: chrono::Duration,
+}
+
+impl Default for ScoresConfig {
+    fn default() -> Self {
+        Self {
+            stale_after: chrono::Duration::days(3 * 365),
+            debounce: chrono::Duration::seconds(60),
+        }
+    }
 }
 
 /// Sign-in and sessions.
@@ -152,6 +172,7 @@ impl Config {
             },
             auth: AuthConfig::default(),
             cron: Default::default(),
+            scores: ScoresConfig::default(),
             data_dir,
         }
     }

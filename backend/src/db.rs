@@ -61,3 +61,16 @@ pub async fn lock_publication<C: ConnectionTrait>(txn: &C) -> Result<(), DbErr> 
     }
     Ok(())
 }
+
+/// Serialises writers of the scores, so that two runs (a replica's scheduled tick and an
+/// administrator's manual run) never compare against the same previous scores at once.
+pub async fn lock_scores<C: ConnectionTrait>(txn: &C) -> Result<(), DbErr> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared("SELECT pg_advisory_xact_lock(720101)")
+            .await?;
+    } else {
+        txn.execute_unprepared("DELETE FROM score_runs WHERE 1 = 0")
+            .await?;
+    }
+    Ok(())
+}

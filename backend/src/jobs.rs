@@ -20,18 +20,23 @@ use crate::{
     app::AppState,
     entities::job_run,
     error::{AppError, AppResult},
-    services::{outbox, submissions},
+    services::{outbox, scores, submissions},
 };
 
 /// The jobs, their default schedule (6-field cron, seconds first, UTC) and the period a tick
 /// stands for.
-pub const JOBS: [(&str, &str, i64); 3] = [
+pub const JOBS: [(&str, &str, i64); 5] = [
     // E-mails due: every 30 s.
     ("outbox", "*/30 * * * * *", 30),
     // Moderators' daily digests: queued hourly, one per moderator and day by key.
     ("digest", "0 0 * * * *", 3600),
     // Expired sessions, sign-in links, OpenID attempts and rate-limit events: hourly.
     ("purge", "0 30 * * * *", 3600),
+    // Completeness, quality and indicators of every territory: nightly at 02:15 UTC.
+    ("completeness", "0 15 2 * * *", 86_400),
+    // The territories touched by merges, once the dataset has been quiet for the debounce
+    // delay: checked every minute.
+    ("completeness_touched", "30 * * * * *", 60),
 ];
 
 /// Attempts of a failing run within its tick.
@@ -53,6 +58,18 @@ fn body(state: &AppState, job: &str) -> Option<JobFuture<'static>> {
             submissions::daily_digest(&state.db, &state.config.public_base_url)
                 .await
                 .map(|n| json!({"digests": n}))
+                .map_err(|e| e.to_string())
+        })),
+        "completeness" => Some(Box::pin(async move {
+            scores::recompute_full(&state.db, &state.config.scores)
+                .await
+                .map(|o| json!(o))
+                .map_err(|e| e.to_string())
+        })),
+        "completeness_touched" => Some(Box::pin(async move {
+            scores::recompute_touched(&state.db, &state.config.scores)
+                .await
+                .map(|o| json!(o))
                 .map_err(|e| e.to_string())
         })),
         "purge" => Some(Box::pin(async move {

@@ -83,6 +83,22 @@ struct Cli {
     /// last entry of `X-Forwarded-For`. Never set it when clients reach the platform directly.
     #[arg(long, env = "ECARTO_TRUST_FORWARDED_FOR", global = true)]
     trust_forwarded_for: bool,
+    /// Freshness score: values dated more than this many days ago count as stale.
+    #[arg(
+        long,
+        env = "ECARTO_STALE_AFTER_DAYS",
+        default_value_t = 1095,
+        global = true
+    )]
+    stale_after_days: i64,
+    /// Seconds of quiet after a merge before the touched territories' scores are recomputed.
+    #[arg(
+        long,
+        env = "ECARTO_SCORES_DEBOUNCE_SECS",
+        default_value_t = 60,
+        global = true
+    )]
+    scores_debounce_secs: i64,
     /// The platform `submit` and `review` talk to.
     #[arg(
         long,
@@ -289,6 +305,10 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     config.mail.smtp_url = cli.smtp_url.clone();
     config.mail.from = cli.mail_from.clone();
     config.auth.trust_forwarded_for = cli.trust_forwarded_for;
+    config.scores = ecarto::config::ScoresConfig {
+        stale_after: chrono::Duration::days(cli.stale_after_days),
+        debounce: chrono::Duration::seconds(cli.scores_debounce_secs),
+    };
     for (job, _, _) in ecarto::jobs::JOBS {
         if let Ok(cron) = std::env::var(format!("ECARTO_CRON_{}", job.to_uppercase())) {
             config.cron.insert(job.to_owned(), cron);

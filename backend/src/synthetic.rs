@@ -482,6 +482,52 @@ pub fn write_inventaire<W: Write>(
     Ok(invalid)
 }
 
+/// The columns of the synthetic ETIC file: a subset of the survey's, enough for every score.
+pub const ETIC_HEADER: &str = "Code_UAI;Millesime;NbEleve;NbTerminaux;NbTablette;NbMicroPortable;NbMicroMoins5;NbTBI;NbImpr3D;SiWifi;SalleInternet;AccWeb_Aucun;AccWeb_ADSL;AccWeb_CableFibreOptique;AccWeb_RTC;Maint_PersCollect;Maint_Personne;SiEntDisponible";
+
+/// A deterministic ETIC survey file (`;`, UTF-8) answering for the given schools, with the
+/// survey's gaps: each school answers with probability 0.8, and each cell is left empty
+/// ("n.c.") with probability 0.25.
+pub fn write_etic<W: Write>(mut out: W, uais: &[String], seed: u64) -> io::Result<usize> {
+    const WIFI: [&str; 3] = ["OuiPerma", "OuiBorneMobile", "Non"];
+    const PART: [&str; 3] = ["Mois20pct", "20pcta50pct", "50pctOuPlus"];
+    let mut rng = SplitMix64::new(seed);
+    writeln!(out, "{ETIC_HEADER}")?;
+    let mut n = 0;
+    let yes_no = |b: bool| if b { "oui" } else { "non" };
+    for uai in uais {
+        if !rng.chance(0.8) {
+            continue;
+        }
+        let terminals = 5 + rng.below(300);
+        let cells = [
+            (100 + rng.below(900)).to_string(),
+            terminals.to_string(),
+            rng.below(terminals / 2 + 1).to_string(),
+            rng.below(terminals / 2 + 1).to_string(),
+            rng.below(terminals + 1).to_string(),
+            rng.below(30).to_string(),
+            rng.below(3).to_string(),
+            WIFI[rng.below(3) as usize].to_owned(),
+            PART[rng.below(3) as usize].to_owned(),
+            yes_no(rng.chance(0.02)).to_owned(),
+            yes_no(rng.chance(0.7)).to_owned(),
+            yes_no(rng.chance(0.3)).to_owned(),
+            yes_no(rng.chance(0.1)).to_owned(),
+            yes_no(rng.chance(0.75)).to_owned(),
+            yes_no(rng.chance(0.05)).to_owned(),
+            yes_no(rng.chance(0.6)).to_owned(),
+        ];
+        let cells: Vec<String> = cells
+            .into_iter()
+            .map(|c| if rng.chance(0.25) { String::new() } else { c })
+            .collect();
+        writeln!(out, "{uai};2018;{}", cells.join(";"))?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@ mod m20261201_000007_mail_outbox;
 mod m20261201_000008_dismissed_proposals;
 mod m20261201_000009_experimentations;
 mod m20261201_000010_job_runs;
+mod m20261201_000011_scores;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_dismissed_proposals::Migration),
             Box::new(m20261201_000009_experimentations::Migration),
             Box::new(m20261201_000010_job_runs::Migration),
+            Box::new(m20261201_000011_scores::Migration),
         ]
     }
 }

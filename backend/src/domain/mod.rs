@@ -6,6 +6,7 @@ pub mod completeness;
 pub mod export;
 pub mod nature;
 pub mod record;
+pub mod scores;
 pub mod territory;
 pub mod text;
 pub mod uai;

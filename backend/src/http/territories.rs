@@ -1,9 +1,12 @@
 //! `GET /api/v1/territories/{level}/{code}`: a territory with its parents, children and counts
-//! of schools.
+//! of schools; its completeness (current, at a date, over time), quality, indicators and the
+//! list of its missing values, each in JSON or CSV.
 
 use axum::{
     Json, Router,
-    extract::{Path, State},
+    extract::{Path, Query, State},
+    http::header,
+    response::{IntoResponse, Response},
     routing::get,
 };
 
@@ -11,7 +14,12 @@ use crate::{
     app::AppState,
     domain::territory::Level,
     error::{AppError, AppResult},
-    services::territories::{self, TerritoryView},
+    http::auth::{Caller, OptionalCaller},
+    services::{
+        completeness,
+        scores::At,
+        territories::{self, TerritoryView},
+    },
 };
 
 pub fn router() -> Router<AppState> {
@@ -26,6 +34,32 @@ pub fn router() -> Router<AppState> {
             "/api/v1/territories/{level}/{code}/completeness",
             get(completeness),
         )
+        .route(
+            "/api/v1/territories/national/completeness/history",
+            get(national_history),
+        )
+        .route(
+            "/api/v1/territories/{level}/{code}/completeness/history",
+            get(history),
+        )
+        .route(
+            "/api/v1/territories/national/quality",
+            get(national_quality),
+        )
+        .route("/api/v1/territories/{level}/{code}/quality", get(quality))
+        .route(
+            "/api/v1/territories/national/indicators",
+            get(national_indicators),
+        )
+        .route(
+            "/api/v1/territories/{level}/{code}/indicators",
+            get(indicators),
+        )
+        .route(
+            "/api/v1/territories/national/missing",
+            get(national_missing),
+        )
+        .route("/api/v1/territories/{level}/{code}/missing", get(missing))
 }
 
 async fn national(State(state): State<AppState>) -> AppResult<Json<TerritoryView>> {
@@ -56,54 +90,61 @@ async fn view(state: &AppState, level: Level, code: &str) -> AppResult<Json<Terr
 }
 
 #[derive(serde::Deserialize)]
-struct CompletenessQuery {
+struct ScoresQuery {
     #[serde(flatten)]
-    filter: crate::services::completeness::Filter,
+    filter: completeness::Filter,
     /// json (default) or csv.
     format: Option<String>,
+    /// A date, an instant or a dataset version (`v12`): the scores as they were then.
+    at: Option<String>,
 }
 
-async fn national_completeness(
-    State(state): State<AppState>,
-    axum::extract::Query(q): axum::extract::Query<CompletenessQuery>,
-) -> AppResult<axum::response::Response> {
-    completeness_of(&state, Level::National, "FR", q).await
+/// What a scores route shows.
+#[derive(Clone, Copy)]
+enum View {
+    Completeness,
+    History,
+    Quality,
+    Indicators,
+    Missing,
 }
 
-async fn completeness(
-    State(state): State<AppState>,
-    Path((level, code)): Path<(String, String)>,
-    axum::extract::Query(q): axum::extract::Query<CompletenessQuery>,
-) -> AppResult<axum::response::Response> {
-    let level = Level::parse(&level).map_err(|e| AppError::bad_request("level", e.to_string()))?;
+/// A territory named in a path: its level parsed and its code normalised, or 404.
+async fn resolve(state: &AppState, level: &str, code: &str) -> AppResult<(Level, String)> {
+    let level = Level::parse(level).map_err(|e| AppError::bad_request("level", e.to_string()))?;
     let code = level
-        .normalize_code(&code)
+        .normalize_code(code)
         .map_err(|e| AppError::bad_request("code", e.to_string()))?;
-    if territories::territory(&state.db, level, &code)
-        .await?
-        .is_none()
+    if level != Level::National
+        && territories::territory(&state.db, level, &code)
+            .await?
+            .is_none()
     {
         return Err(AppError::NotFound(format!(
             "aucun territoire de niveau {} n'a le code « {code} »",
             level.as_str()
         )));
     }
-    completeness_of(&state, level, &code, q).await
+    Ok((level, code))
 }
 
-async fn completeness_of(
-    state: &AppState,
-    level: Level,
-    code: &str,
-    q: CompletenessQuery,
-) -> AppResult<axum::response::Response> {
-    use axum::response::IntoResponse;
-    let scores = crate::services::completeness::territory(&state.db, level, code, q.filter).await?;
-    Ok(match q.format.as_deref() {
-        None | Some("json") => Json(scores).into_response(),
+fn respond<T: serde::Serialize>(
+    format: Option<&str>,
+    value: T,
+    csv: impl FnOnce(&T) -> String,
+    name: &str,
+) -> AppResult<Response> {
+    Ok(match format {
+        None | Some("json") => Json(value).into_response(),
         Some("csv") => (
-            [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-            crate::services::completeness::to_csv(&scores),
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{name}.csv\""),
+                ),
+            ],
+            csv(&value),
         )
             .into_response(),
         Some(other) => {
@@ -114,3 +155,91 @@ async fn completeness_of(
         }
     })
 }
+
+async fn scores_view(
+    state: &AppState,
+    caller: Option<&Caller>,
+    (level, code): (Level, String),
+    view: View,
+    q: ScoresQuery,
+) -> AppResult<Response> {
+    let (db, cfg) = (&state.db, &state.config.scores);
+    let at = At::parse(q.at.as_deref())?;
+    let name = format!("{}-{}", level.as_str(), code);
+    let format = q.format.as_deref();
+    match view {
+        View::Completeness => respond(
+            format,
+            completeness::territory(db, cfg, level, &code, q.filter, at).await?,
+            completeness::to_csv,
+            &format!("completude-{name}"),
+        ),
+        View::History => respond(
+            format,
+            completeness::history(db, level, &code, q.filter).await?,
+            completeness::history_csv,
+            &format!("historique-{name}"),
+        ),
+        View::Quality => respond(
+            format,
+            completeness::quality(db, cfg, level, &code, q.filter, at).await?,
+            completeness::quality_csv,
+            &format!("qualite-{name}"),
+        ),
+        View::Indicators => respond(
+            format,
+            completeness::indicators(db, cfg, level, &code, q.filter, at).await?,
+            completeness::indicators_csv,
+            &format!("indicateurs-{name}"),
+        ),
+        View::Missing => {
+            if q.at.is_some() {
+                return Err(AppError::bad_request(
+                    "at",
+                    "la liste des valeurs manquantes porte sur le jeu publié actuel",
+                ));
+            }
+            respond(
+                format,
+                completeness::missing(db, level, &code, q.filter, caller.map(|c| &c.actor)).await?,
+                completeness::missing_csv,
+                &format!("a-completer-{name}"),
+            )
+        }
+    }
+}
+
+macro_rules! scores_handlers {
+    ($national:ident, $territory:ident, $view:expr) => {
+        async fn $national(
+            State(state): State<AppState>,
+            OptionalCaller(caller): OptionalCaller,
+            Query(q): Query<ScoresQuery>,
+        ) -> AppResult<Response> {
+            scores_view(
+                &state,
+                caller.as_ref(),
+                (Level::National, "FR".into()),
+                $view,
+                q,
+            )
+            .await
+        }
+
+        async fn $territory(
+            State(state): State<AppState>,
+            OptionalCaller(caller): OptionalCaller,
+            Path((level, code)): Path<(String, String)>,
+            Query(q): Query<ScoresQuery>,
+        ) -> AppResult<Response> {
+            let territory = resolve(&state, &level, &code).await?;
+            scores_view(&state, caller.as_ref(), territory, $view, q).await
+        }
+    };
+}
+
+scores_handlers!(national_completeness, completeness, View::Completeness);
+scores_handlers!(national_history, history, View::History);
+scores_handlers!(national_quality, quality, View::Quality);
+scores_handlers!(national_indicators, indicators, View::Indicators);
+scores_handlers!(national_missing, missing, View::Missing);

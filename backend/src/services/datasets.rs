@@ -539,7 +539,7 @@ fn school_row(
 /// One multi-row `INSERT … VALUES (…), …` with every cell bound: nothing for the database to
 /// parse but the statement, which the driver prepares once per shape. NULLs must be typed
 /// (`Value::Double(None)`…) so that PostgreSQL reads each parameter as its column's type.
-async fn bulk_insert<C: ConnectionTrait>(
+pub(crate) async fn bulk_insert<C: ConnectionTrait>(
     txn: &C,
     table: &str,
     columns: &[&str],

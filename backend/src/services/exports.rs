@@ -367,6 +367,15 @@ async fn fetch_batch(
     Ok(out)
 }
 
+/// The given schools' records as of dataset version `n`.
+pub async fn revisions_in(
+    db: &DatabaseConnection,
+    n: i32,
+    uais: Vec<String>,
+) -> Result<Vec<(String, String)>, DbErr> {
+    revisions_as_of(db, n, RevisionFilter::In(uais)).await
+}
+
 enum RevisionFilter<'a> {
     /// The next batch after a UAI (or from the start).
     After(Option<&'a str>),

@@ -17,6 +17,7 @@ pub mod organisations;
 pub mod outbox;
 pub mod provenance;
 pub mod schools;
+pub mod scores;
 pub mod seed;
 pub mod submissions;
 pub mod territories;

@@ -12,6 +12,7 @@ mod jobs;
 mod oidc;
 mod pages;
 mod schools;
+mod scores;
 mod sign_in_page;
 mod submissions;
 mod territories;

@@ -1,0 +1,506 @@
+//! The scores job: completeness, quality and indicators per territory, checked against counts
+//! made here from the raw files of `../shared/data`; history; recompute after merges; one run
+//! per tick across replicas; the to-do list of missing values.
+
+use std::collections::HashMap;
+
+use axum::http::{Method, StatusCode};
+use ecarto::{app::AppState, jobs, services::territories};
+use ecarto_tests::TestApp;
+use serde_json::{Value, json};
+
+type Row = HashMap<String, String>;
+/// A field, the raw columns that fill it, whether the school type expects it, and which
+/// schools of that type do.
+type Check = (
+    &'static str,
+    &'static [&'static str],
+    bool,
+    fn(&&&Row) -> bool,
+);
+
+fn raw(path: &str) -> Vec<Row> {
+    let file = ecarto_tests::repo_root().join("../shared/data").join(path);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            headers
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.to_owned(), v.trim().to_owned()))
+                .collect()
+        })
+        .collect()
+}
+
+async fn seeded(adjust: impl FnOnce(&mut ecarto::config::Config)) -> TestApp {
+    let app = TestApp::with_config(adjust).await;
+    territories::ensure_loaded(&app.state.db).await.unwrap();
+    ecarto::services::seed::sample_if_empty(&app.state.db)
+        .await
+        .unwrap();
+    app
+}
+
+async fn run(state: &AppState, job: &str) -> Value {
+    let r = jobs::run_now(state, job, "cli").await.unwrap();
+    assert_eq!(r.status, "succeeded", "{:?}", r.error);
+    r.counts
+}
+
+fn field<'a>(scores: &'a Value, name: &str) -> Option<&'a Value> {
+    scores["by_field"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field"] == name)
+}
+
+/// A school known only from another file: every annuaire column empty.
+fn by_uai_template() -> Row {
+    [
+        "Nombre_d_eleves",
+        "Adresse_1",
+        "Adresse_2",
+        "Adresse_3",
+        "Section_sport",
+        "Appartenance_Education_Prioritaire",
+    ]
+    .into_iter()
+    .map(|c| (c.to_owned(), String::new()))
+    .collect()
+}
+
+fn annuaire_type(t: &str) -> &'static str {
+    match t {
+        "Ecole" => "ecole",
+        "Collège" => "college",
+        "Lycée" => "lycee",
+        "EREA" => "erea",
+        _ => "autre",
+    }
+}
+
+/// Completeness per département, school type and field, as stored by the job, against a
+/// count made from the ministry's annuaire files and the ETIC survey file themselves.
+#[tokio::test]
+async fn stored_scores_match_counts_from_the_raw_files() {
+    let app = seeded(|_| {}).await;
+    let counts = run(&app.state, "completeness").await;
+    assert!(counts["written"].as_u64().unwrap() > 5, "{counts}");
+
+    let filled = |r: &Row, cols: &[&str]| {
+        cols.iter()
+            .any(|c| r.get(*c).is_some_and(|v| !v.is_empty()))
+    };
+    for (file, dept) in [
+        ("annuaire/annuaire-ille-et-vilaine.csv", "35"),
+        ("annuaire/annuaire-val-de-marne.csv", "94"),
+    ] {
+        // One school per UAI (a school on several lines of the annuaire is one school).
+        let mut by_uai: std::collections::BTreeMap<String, Row> = raw(file)
+            .into_iter()
+            .map(|r| (r["Identifiant_de_l_etablissement"].clone(), r))
+            .collect();
+        if dept == "35" {
+            // The collèges' geolocation file brings a collège the annuaire does not list
+            // yet, with its address only.
+            for g in raw("annuaire/geolocalisation-colleges-ille-et-vilaine.csv") {
+                let uai = g["Code établissement"].clone();
+                by_uai.entry(uai).or_insert_with(|| {
+                    let mut r: Row = by_uai_template();
+                    r.insert("Type_etablissement".into(), "Collège".into());
+                    r.insert(
+                        "Statut_public_prive".into(),
+                        g["Secteur Public/Privé"].clone(),
+                    );
+                    r.insert("Adresse_1".into(), g["Adresse"].clone());
+                    r.insert("etat".into(), g["Etat établissement"].clone());
+                    r
+                });
+            }
+        }
+        let rows: Vec<Row> = by_uai
+            .into_values()
+            .filter(|r| r["etat"] != "FERME")
+            .collect();
+        for t in ["ecole", "college", "lycee"] {
+            let mine: Vec<&Row> = rows
+                .iter()
+                .filter(|r| annuaire_type(&r["Type_etablissement"]) == t)
+                .collect();
+            let scores = app
+                .get(&format!(
+                    "/api/v1/territories/departement/{dept}/completeness?type={t}"
+                ))
+                .await
+                .json();
+            assert_eq!(scores["basis"]["source"], "stored");
+            assert_eq!(scores["schools"], mine.len(), "{dept} {t}");
+            let checks: [Check; 4] = [
+                ("nombre_eleves", &["Nombre_d_eleves"], true, |_| true),
+                (
+                    "adresse",
+                    &["Adresse_1", "Adresse_2", "Adresse_3"],
+                    true,
+                    |_| true,
+                ),
+                ("section_sport", &["Section_sport"], t != "ecole", |_| true),
+                // The annuaire leaves the column empty for a public school outside éducation
+                // prioritaire, which the import records as hors_rep: always communicated.
+                (
+                    "education_prioritaire",
+                    &["Statut_public_prive"],
+                    true,
+                    |r| r["Statut_public_prive"] == "Public",
+                ),
+            ];
+            for (name, cols, applies, rule) in checks {
+                let expected: Vec<&&Row> = mine.iter().filter(|r| applies && rule(r)).collect();
+                let got = field(&scores, name);
+                if expected.is_empty() {
+                    assert!(got.is_none(), "{dept} {t} {name}: {got:?}");
+                    continue;
+                }
+                let got = got.unwrap_or_else(|| panic!("{dept} {t} {name} missing"));
+                let n_filled = expected.iter().filter(|r| filled(r, cols)).count();
+                assert_eq!(
+                    (
+                        got["filled"].as_u64().unwrap(),
+                        got["expected"].as_u64().unwrap()
+                    ),
+                    (n_filled as u64, expected.len() as u64),
+                    "{dept} {t} {name}"
+                );
+            }
+        }
+    }
+
+    // ETIC, the académie de Montpellier's survey: the Aude's collèges.
+    // The file holds 2018 and 2019: a school's value is its latest communicated one (an
+    // empty cell is "not communicated", it does not erase the year before).
+    let mut etic_rows: Vec<Row> = raw("etic/etic-2d-academie-montpellier.csv")
+        .into_iter()
+        .filter(|r| r["Departement"] == "AUDE" && r["typ_etab"] == "C")
+        .collect();
+    etic_rows.sort_by(|a, b| a["Millesime"].cmp(&b["Millesime"]));
+    let mut latest: std::collections::BTreeMap<String, Row> = Default::default();
+    for r in etic_rows {
+        let school = latest.entry(r["Code_UAI"].clone()).or_default();
+        for (k, v) in r {
+            if !v.is_empty() || !school.contains_key(&k) {
+                school.insert(k, v);
+            }
+        }
+    }
+    let etic: Vec<Row> = latest.into_values().collect();
+    assert!(etic.len() > 10);
+    let scores = app
+        .get("/api/v1/territories/departement/11/completeness?type=college&field=nb_terminaux")
+        .await
+        .json();
+    let got = field(&scores, "nb_terminaux").unwrap();
+    assert_eq!(got["expected"], etic.len());
+    assert_eq!(
+        got["filled"],
+        etic.iter().filter(|r| !r["NbTerminaux"].is_empty()).count()
+    );
+    let num = |s: &str| s.replace(',', ".").parse::<f64>().ok();
+    let indicators = app
+        .get("/api/v1/territories/departement/11/indicators?type=college")
+        .await
+        .json();
+    let ind = |name: &str| {
+        indicators["indicators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let tni = ind("au_moins_un_tni");
+    let answered: Vec<f64> = etic.iter().filter_map(|r| num(&r["NbTBI"])).collect();
+    assert_eq!(tni["denominator"], answered.len() as f64);
+    assert_eq!(
+        tni["numerator"],
+        answered.iter().filter(|n| **n > 0.0).count() as f64
+    );
+    assert_eq!(tni["expected"], etic.len());
+    let (pupils, terminals) = etic
+        .iter()
+        .filter_map(|r| Some((num(&r["NbEleve"])?, num(&r["NbTerminaux"])?)))
+        .filter(|(_, t)| *t > 0.0)
+        .fold((0.0, 0.0), |(p, t), (a, b)| (p + a, t + b));
+    let ratio = ind("eleves_par_terminal");
+    assert_eq!(ratio["numerator"], pupils);
+    assert_eq!(ratio["denominator"], terminals);
+    assert!((ratio["value"].as_f64().unwrap() - pupils / terminals).abs() < 1e-9);
+    // Every indicator states its n.c. rate beside its counts.
+    assert!(tni["nc_rate"].as_f64().is_some());
+
+    // Quality and CSV exports.
+    let quality = app
+        .get("/api/v1/territories/departement/35/quality")
+        .await
+        .json();
+    assert!(quality["stale"]["total"].as_u64().unwrap() > 0, "{quality}");
+    assert_eq!(
+        quality["by_rule"].as_array().unwrap().len(),
+        ecarto::domain::scores::RULES.len()
+    );
+    for view in [
+        "completeness",
+        "quality",
+        "indicators",
+        "completeness/history",
+    ] {
+        let res = app
+            .get(&format!("/api/v1/territories/region/53/{view}?format=csv"))
+            .await;
+        res.assert_status(StatusCode::OK);
+        assert!(res.text().lines().count() > 1, "{view}: {}", res.text());
+    }
+}
+
+/// A merge recomputes its territories once the dataset is quiet; the history keeps each run,
+/// and a full recompute afterwards finds nothing to change.
+#[tokio::test]
+async fn merges_update_the_touched_territories_and_history_keeps_each_run() {
+    let app = seeded(|c| c.scores.debounce = chrono::Duration::zero()).await;
+    let first = run(&app.state, "completeness").await;
+    let v1 = first["dataset_version"].as_i64().unwrap();
+    // Unchanged data: the run writes nothing.
+    let again = run(&app.state, "completeness").await;
+    assert_eq!(again["written"], 0, "{again}");
+    let idle = run(&app.state, "completeness_touched").await;
+    assert!(idle["skipped"].is_string(), "{idle}");
+
+    let before = app
+        .get("/api/v1/territories/departement/35/completeness?field=nb_terminaux")
+        .await
+        .json();
+    let uai = app
+        .get("/api/v1/territories/departement/35/missing?field=nb_terminaux&type=college")
+        .await
+        .json()["items"][0]["uai"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let outcome = app
+        .publish(
+            "etic",
+            Some("2026"),
+            vec![(
+                uai.as_str(),
+                vec![
+                    ("nb_terminaux", json!(40)),
+                    ("nb_tablettes", json!(55)),
+                    ("nb_operateurs_4g", json!(9)),
+                ],
+            )],
+        )
+        .await;
+    let v2 = outcome.version.unwrap();
+    let touched = run(&app.state, "completeness_touched").await;
+    assert_eq!(touched["scope"], "touched", "{touched}");
+    // The département, its EPCI, académie, région and the nation.
+    assert_eq!(touched["written"], 5, "{touched}");
+
+    let filled = |v: &Value| {
+        field(v, "nb_terminaux").unwrap()["filled"]
+            .as_u64()
+            .unwrap()
+    };
+    let after = app
+        .get("/api/v1/territories/departement/35/completeness?field=nb_terminaux")
+        .await
+        .json();
+    assert_eq!(filled(&after), filled(&before) + 1);
+    assert_eq!(after["version"], v2);
+    let then = app
+        .get(&format!(
+            "/api/v1/territories/departement/35/completeness?field=nb_terminaux&at=v{v1}"
+        ))
+        .await
+        .json();
+    assert_eq!(filled(&then), filled(&before));
+    let national_then = app
+        .get(&format!(
+            "/api/v1/territories/national/completeness?at=v{v1}&field=nb_terminaux"
+        ))
+        .await
+        .json();
+    let national_now = app
+        .get("/api/v1/territories/national/completeness?field=nb_terminaux")
+        .await
+        .json();
+    assert_eq!(filled(&national_now), filled(&national_then) + 1);
+    let history = app
+        .get("/api/v1/territories/academie/14/completeness/history?field=nb_terminaux")
+        .await
+        .json();
+    let points = history["points"].as_array().unwrap();
+    assert_eq!(points.len(), 2, "{history}");
+    assert_eq!(
+        points[1]["filled"].as_u64().unwrap(),
+        points[0]["filled"].as_u64().unwrap() + 1
+    );
+    // A commune is computed on request, at a version too.
+    let commune = app
+        .get(&format!(
+            "/api/v1/territories/commune/{}/completeness?field=nb_terminaux&at=v{v1}",
+            after_commune(&app, &uai).await
+        ))
+        .await
+        .json();
+    assert_eq!(commune["basis"]["source"], "live");
+    assert_eq!(commune["version"], v1);
+
+    // Quality sees the broken rule and the invalid value.
+    let quality = app
+        .get("/api/v1/territories/departement/35/quality?theme=equipement&type=college")
+        .await
+        .json();
+    let rule = quality["by_rule"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == "tablettes_sous_terminaux")
+        .unwrap();
+    assert_eq!(
+        (rule["checked"].as_u64(), rule["violated"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let connectivity = app
+        .get("/api/v1/territories/departement/35/quality?field=nb_operateurs_4g")
+        .await
+        .json();
+    assert_eq!(connectivity["invalid"]["count"], 1, "{connectivity}");
+
+    // The touched départements summed into académie, région and nation agree with a full
+    // recompute: it finds nothing to write.
+    let full = run(&app.state, "completeness").await;
+    assert_eq!(full["written"], 0, "{full}");
+    app.get("/api/v1/territories/commune/35238/completeness/history")
+        .await
+        .assert_status(StatusCode::BAD_REQUEST);
+    app.get("/api/v1/territories/departement/35/completeness?at=hier")
+        .await
+        .assert_status(StatusCode::BAD_REQUEST);
+}
+
+async fn after_commune(app: &TestApp, uai: &str) -> String {
+    let school = app.get(&format!("/api/v1/schools/{uai}")).await.json();
+    school["themes"]["etablissement"]["code_commune"]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_compute_each_tick_once() {
+    let app = seeded(|_| {}).await;
+    let other = AppState::start(app.state.config.as_ref().clone())
+        .await
+        .expect("second replica");
+    let tick = jobs::tick_of(chrono::Utc::now(), 86_400);
+    let (a, b) = tokio::join!(
+        jobs::run(&app.state, "completeness", &tick, "schedule"),
+        jobs::run(&other, "completeness", &tick, "schedule"),
+    );
+    let ran: Vec<_> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
+    assert_eq!(ran.len(), 1, "exactly one replica ran the tick");
+    assert_eq!(ran[0].status, "succeeded");
+    let runs = ecarto::services::scores::runs(&app.state.db, 10)
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 1);
+}
+
+/// The to-do list: every school missing a value, or, for a collectivité, those it may fill.
+#[tokio::test]
+async fn the_missing_list_is_restricted_to_what_a_collectivite_can_fill() {
+    let app = seeded(|_| {}).await;
+    let all = app
+        .get("/api/v1/territories/departement/35/missing?field=nb_terminaux")
+        .await
+        .json();
+    let types: std::collections::BTreeSet<&str> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["type"].as_str().unwrap())
+        .collect();
+    assert!(
+        types.contains("ecole") && types.contains("college"),
+        "{types:?}"
+    );
+    assert!(all["restricted_to"].is_null());
+    let scores = app
+        .get("/api/v1/territories/departement/35/completeness?field=nb_terminaux")
+        .await
+        .json();
+    let f = field(&scores, "nb_terminaux").unwrap();
+    assert_eq!(
+        all["schools"].as_u64().unwrap(),
+        f["expected"].as_u64().unwrap() - f["filled"].as_u64().unwrap(),
+        "one line per school missing the value"
+    );
+
+    let departement = app
+        .session_for(
+            "college@ille-et-vilaine.fr",
+            Some("departement:35"),
+            &["contributor"],
+            &[],
+        )
+        .await;
+    let mine = app
+        .call(
+            Some(&departement),
+            Method::GET,
+            "/api/v1/territories/departement/35/missing?field=nb_terminaux",
+            None,
+        )
+        .await
+        .json();
+    assert!(
+        mine["restricted_to"]
+            .as_str()
+            .unwrap()
+            .contains("Ille-et-Vilaine")
+    );
+    let items = mine["items"].as_array().unwrap();
+    assert!(!items.is_empty());
+    for i in items {
+        assert_eq!(
+            (i["type"].as_str(), i["secteur"].as_str()),
+            (Some("college"), Some("public")),
+            "{i}"
+        );
+    }
+    let csv = app
+        .call(
+            Some(&departement),
+            Method::GET,
+            "/api/v1/territories/departement/35/missing?theme=equipement&format=csv",
+            None,
+        )
+        .await;
+    let text = csv.text();
+    assert!(text.starts_with("uai;nom;type_etablissement;secteur;code_commune;champ"));
+    assert!(
+        text.lines().count() > items.len(),
+        "one line per missing value"
+    );
+    app.get("/api/v1/territories/departement/35/missing?field=inconnu")
+        .await
+        .assert_status(StatusCode::BAD_REQUEST);
+}
