@@ -16,6 +16,7 @@ pub struct Config {
     /// Schedules overriding the jobs' defaults (job → 6-field cron, UTC).
     pub cron: std::collections::HashMap<String, String>,
     pub scores: ScoresConfig,
+    pub harvest: crate::services::harvest::HarvestConfig,
 }
 
 /// The scores job.
@@ -173,6 +174,7 @@ impl Config {
             auth: AuthConfig::default(),
             cron: Default::default(),
             scores: ScoresConfig::default(),
+            harvest: Default::default(),
             data_dir,
         }
     }

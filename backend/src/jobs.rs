@@ -20,12 +20,12 @@ use crate::{
     app::AppState,
     entities::job_run,
     error::{AppError, AppResult},
-    services::{outbox, scores, submissions},
+    services::{harvest, outbox, scores, submissions},
 };
 
 /// The jobs, their default schedule (6-field cron, seconds first, UTC) and the period a tick
 /// stands for.
-pub const JOBS: [(&str, &str, i64); 5] = [
+pub const JOBS: [(&str, &str, i64); 6] = [
     // E-mails due: every 30 s.
     ("outbox", "*/30 * * * * *", 30),
     // Moderators' daily digests: queued hourly, one per moderator and day by key.
@@ -37,6 +37,8 @@ pub const JOBS: [(&str, &str, i64); 5] = [
     // The territories touched by merges, once the dataset has been quiet for the debounce
     // delay: checked every minute.
     ("completeness_touched", "30 * * * * *", 60),
+    // Files registered on organisations' own portals: hourly (an unchanged file costs a 304).
+    ("harvest", "0 45 * * * *", 3600),
 ];
 
 /// Attempts of a failing run within its tick.
@@ -70,6 +72,12 @@ fn body(state: &AppState, job: &str) -> Option<JobFuture<'static>> {
             scores::recompute_touched(&state.db, &state.config.scores)
                 .await
                 .map(|o| json!(o))
+                .map_err(|e| e.to_string())
+        })),
+        "harvest" => Some(Box::pin(async move {
+            harvest::harvest_all(&state.db, &state.config)
+                .await
+                .map(|c| json!(c))
                 .map_err(|e| e.to_string())
         })),
         "purge" => Some(Box::pin(async move {

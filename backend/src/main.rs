@@ -99,6 +99,11 @@ struct Cli {
         global = true
     )]
     scores_debounce_secs: i64,
+    /// Lets harvested sources live on loopback and private addresses. For tests and local
+    /// demonstrations only: in production it would let anyone registering a source reach
+    /// the platform's internal network.
+    #[arg(long, env = "ECARTO_HARVEST_ALLOW_PRIVATE", global = true)]
+    harvest_allow_private: bool,
     /// The platform `submit` and `review` talk to.
     #[arg(
         long,
@@ -305,6 +310,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     config.mail.smtp_url = cli.smtp_url.clone();
     config.mail.from = cli.mail_from.clone();
     config.auth.trust_forwarded_for = cli.trust_forwarded_for;
+    config.harvest.allow_private = cli.harvest_allow_private;
+    config.harvest.max_bytes = cli.validation_max_bytes;
     config.scores = ecarto::config::ScoresConfig {
         stale_after: chrono::Duration::days(cli.stale_after_days),
         debounce: chrono::Duration::seconds(cli.scores_debounce_secs),

@@ -14,6 +14,7 @@ mod m20261201_000008_dismissed_proposals;
 mod m20261201_000009_experimentations;
 mod m20261201_000010_job_runs;
 mod m20261201_000011_scores;
+mod m20261201_000012_harvest;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_experimentations::Migration),
             Box::new(m20261201_000010_job_runs::Migration),
             Box::new(m20261201_000011_scores::Migration),
+            Box::new(m20261201_000012_harvest::Migration),
         ]
     }
 }

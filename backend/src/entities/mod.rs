@@ -14,6 +14,8 @@ pub mod epci;
 pub mod experimentation;
 pub mod experimentation_school;
 pub mod external_identity;
+pub mod harvest_event;
+pub mod harvest_source;
 pub mod import;
 pub mod job_run;
 pub mod login_token;

@@ -13,6 +13,7 @@ pub mod auth;
 mod catalog;
 mod datasets;
 mod exports;
+mod harvest;
 mod health;
 mod me;
 mod openapi;
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .merge(datasets::router())
         .merge(exports::router())
         .merge(territories::router())
+        .merge(harvest::router())
         .merge(schemas::router())
         .merge(validate::router())
         .merge(auth::router())

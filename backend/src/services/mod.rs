@@ -10,6 +10,7 @@ pub mod dcat;
 pub mod demo;
 pub mod experimentations;
 pub mod exports;
+pub mod harvest;
 pub mod imports;
 pub mod mail;
 pub mod oidc;

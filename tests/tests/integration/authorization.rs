@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use axum::http::{Method, StatusCode};
 use ecarto::services::territories;
 use ecarto_tests::{Session, TestApp, repo_root, uai};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::{Value, json};
 
 /// The kinds of caller every endpoint is tried with.
@@ -56,6 +57,8 @@ struct Fixtures {
     competence_line: i64,
     organisation: i64,
     moderator_id: i64,
+    /// A harvested source of the contributor's organisation.
+    harvest_source: i64,
 }
 
 fn admin_only(ok: StatusCode) -> fn(Who) -> StatusCode {
@@ -86,6 +89,45 @@ fn signed_in(w: Who, ok: StatusCode) -> StatusCode {
 /// THE table: one row per state-changing route.
 fn matrix() -> Vec<Endpoint> {
     vec![
+        Endpoint {
+            method: Method::POST,
+            route: "/api/v1/harvest/sources",
+            path: |_| "/api/v1/harvest/sources".into(),
+            body: |_, _| {
+                Body::Json(json!({"url": "http://127.0.0.1:9/inventaire.csv",
+                    "schema": "inventaire-equipement"}))
+            },
+            // Members of an organisation only; the contributor's address is refused because
+            // it is not public.
+            expect: |w| match w {
+                Who::Anonymous => StatusCode::UNAUTHORIZED,
+                Who::Contributor => StatusCode::BAD_REQUEST,
+                _ => StatusCode::FORBIDDEN,
+            },
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/api/v1/harvest/sources/{id}/run",
+            path: |f| format!("/api/v1/harvest/sources/{}/run", f.harvest_source),
+            body: |_, _| Body::None,
+            // Its organisation and admins; to the others it does not exist.
+            expect: |w| match w {
+                Who::Anonymous => StatusCode::UNAUTHORIZED,
+                Who::Contributor | Who::Admin => StatusCode::OK,
+                _ => StatusCode::NOT_FOUND,
+            },
+        },
+        Endpoint {
+            method: Method::DELETE,
+            route: "/api/v1/harvest/sources/{id}",
+            path: |f| format!("/api/v1/harvest/sources/{}", f.harvest_source),
+            body: |_, _| Body::None,
+            expect: |w| match w {
+                Who::Anonymous => StatusCode::UNAUTHORIZED,
+                Who::Contributor | Who::Admin => StatusCode::OK,
+                _ => StatusCode::NOT_FOUND,
+            },
+        },
         Endpoint {
             method: Method::POST,
             route: "/api/v1/validate/{schema}",
@@ -558,7 +600,38 @@ async fn every_state_changing_endpoint_answers_each_role_as_the_table_says() {
         assert_eq!(res.json()["status"], "pending");
         pending.push(res.json()["id"].as_i64().unwrap());
     }
+    let rhone = ecarto::services::users::actor(
+        &app.state.db,
+        &ecarto::entities::user::Entity::find()
+            .filter(ecarto::entities::user::Column::Email.eq("agent@rhone.fr"))
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    // Registered directly: through the API the matrix's address would be refused (it is
+    // private, and the matrix checks exactly that).
+    let harvest_source = ecarto::entities::harvest_source::ActiveModel {
+        organisation_id: Set(rhone.organisation.as_ref().unwrap().id),
+        created_by: Set(rhone.user_id),
+        url: Set("http://127.0.0.1:9/inventaire.csv".into()),
+        schema: Set("inventaire-equipement".into()),
+        label: Set("Inventaire".into()),
+        active: Set(true),
+        etag: Set(None),
+        last_modified: Set(None),
+        sha256: Set(None),
+        created_at: Set(chrono::Utc::now()),
+        ..Default::default()
+    }
+    .insert(&app.state.db)
+    .await
+    .unwrap()
+    .id;
     let fixtures = Fixtures {
+        harvest_source,
         school,
         withdrawable: pending[0],
         reviewable: pending[1],

@@ -5,6 +5,7 @@
 mod authorization;
 mod exports;
 mod first_start;
+mod harvest;
 mod health;
 mod identity;
 mod imports;

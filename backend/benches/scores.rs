@@ -1,0 +1,295 @@
+//! Benchmark: a full recompute of completeness, quality and indicators for a 65,000-school
+//! national synthetic dataset (annuaire + an ETIC survey with its gaps), on SQLite and on
+//! PostgreSQL (when reachable), each phase in a child process so that its peak memory (VmHWM)
+//! is its own; then the same completeness table computed by DuckDB from the CSV export, with
+//! both times, the ratio, and a cell-by-cell comparison of the two tables.
+//!
+//! `cargo bench -p ecarto-backend --bench scores [-- --schools N]`
+//! Targets on a 2-core machine: full recompute < 1 s, peak < 300 MB. DuckDB runs in a Python
+//! virtualenv under `target/bench-venv`, created with `pip install duckdb` when missing.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::Instant,
+};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use ecarto::{
+    bench_support::{mib, peak_rss_bytes},
+    config::ScoresConfig,
+    db,
+    domain::{catalog::Catalog, export::ExportFormat, territory::Level},
+    entities::school,
+    importers::ImportKind,
+    reference::territories::TerritoryReference,
+    services::{demo, exports, imports, scores, territories},
+    synthetic,
+};
+use sea_orm::{ColumnTrait, ConnectionTrait, Database, EntityTrait, QueryFilter, QuerySelect};
+
+const SEED: u64 = 2018;
+
+fn main() {
+    let schools = std::env::args()
+        .skip_while(|a| a != "--schools")
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(65_000usize);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    match std::env::var("ECARTO_BENCH_PHASE") {
+        Ok(phase) => rt.block_on(child(&phase)),
+        Err(_) => rt.block_on(parent(schools)),
+    }
+}
+
+async fn parent(schools: usize) {
+    let dir = std::env::temp_dir().join(format!("ecarto-bench-scores-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("annuaire-synthetique.csv");
+    let reference = TerritoryReference::bundled().expect("bundled territories");
+    let seeds = demo::commune_seeds(&reference);
+    let mut bytes = Vec::new();
+    synthetic::write_annuaire(&mut bytes, &seeds, schools, SEED).expect("generate");
+    std::fs::write(&file, &bytes).expect("write synthetic file");
+    println!("synthetic dataset: {schools} schools (annuaire + ETIC 2018 with gaps)");
+
+    let mut backends = vec![(
+        "sqlite",
+        format!("sqlite://{}?mode=rwc", dir.join("bench.sqlite").display()),
+    )];
+    let admin = std::env::var("BENCH_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let pg_name = format!("ecarto_bench_scores_{}", std::process::id());
+    match Database::connect(&admin).await {
+        Ok(conn) => {
+            conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{pg_name}\""))
+                .await
+                .expect("drop");
+            conn.execute_unprepared(&format!("CREATE DATABASE \"{pg_name}\""))
+                .await
+                .expect("create");
+            let (server, _) = admin.rsplit_once('/').expect("URL with a database");
+            backends.push(("postgres", format!("{server}/{pg_name}")));
+        }
+        Err(e) => println!("PostgreSQL not reachable at {admin} ({e}): SQLite only"),
+    }
+    let mut rust_secs = None;
+    for (name, url) in &backends {
+        run_child("load", url, &file, &dir);
+        let full = run_child("recompute", url, &file, &dir);
+        let again = run_child("recompute", url, &file, &dir);
+        println!(
+            "{name:<9} full recompute {:.3} s, peak {} ({} territories written); \
+             unchanged re-run {:.3} s, peak {} ({} written)",
+            full.secs,
+            mib(full.peak),
+            full.rows,
+            again.secs,
+            mib(again.peak),
+            again.rows
+        );
+        if *name == "sqlite" {
+            rust_secs = Some(full.secs);
+            run_child("export", url, &file, &dir);
+        }
+    }
+    if backends.len() > 1
+        && let Ok(conn) = Database::connect(&admin).await
+    {
+        let _ = conn
+            .execute_unprepared(&format!(
+                "DROP DATABASE IF EXISTS \"{pg_name}\" WITH (FORCE)"
+            ))
+            .await;
+    }
+    match duckdb(&dir) {
+        Ok(duck) => {
+            let rust = rust_secs.unwrap_or(f64::NAN);
+            println!(
+                "completeness table: Rust job (SQLite, with quality and indicators) {rust:.3} s, \
+                 DuckDB (completeness only, from the CSV export) {duck:.3} s, ratio Rust/DuckDB {:.2}",
+                rust / duck
+            );
+        }
+        Err(e) => println!("DuckDB comparison skipped: {e}"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs the DuckDB script in a virtualenv of its own; its time.
+fn duckdb(dir: &Path) -> Result<f64, String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let venv = root.join("target/bench-venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        let ok = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .map_err(|e| e.to_string())?
+            .success();
+        if !ok {
+            return Err("python3 -m venv failed".into());
+        }
+    }
+    let has = Command::new(&python)
+        .args(["-c", "import duckdb"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has {
+        let ok = Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "duckdb"])
+            .status()
+            .map_err(|e| e.to_string())?
+            .success();
+        if !ok {
+            return Err("pip install duckdb failed".into());
+        }
+    }
+    let out = Command::new(&python)
+        .arg(root.join("scripts/duckdb_completeness.py"))
+        .arg(dir.join("export.csv"))
+        .arg(root.join("backend/catalog/fields.csv"))
+        .arg(dir.join("rust-table.csv"))
+        .output()
+        .map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    print!("{stdout}");
+    if !out.status.success() {
+        return Err(format!(
+            "the tables differ or DuckDB failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("duckdb ")?.trim().parse().ok())
+        .ok_or_else(|| "no time printed".into())
+}
+
+struct Figures {
+    secs: f64,
+    rows: u64,
+    peak: u64,
+}
+
+fn run_child(phase: &str, url: &str, file: &Path, dir: &Path) -> Figures {
+    let out = Command::new(std::env::current_exe().expect("current exe"))
+        .env("ECARTO_BENCH_PHASE", phase)
+        .env("ECARTO_BENCH_URL", url)
+        .env("ECARTO_BENCH_FILE", file)
+        .env("ECARTO_BENCH_DIR", dir)
+        .output()
+        .expect("run child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        panic!(
+            "{phase} failed: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let line = stdout.lines().last().unwrap_or_default();
+    let mut parts = line
+        .split_whitespace()
+        .map(|x| x.parse::<f64>().unwrap_or(0.0));
+    Figures {
+        secs: parts.next().unwrap_or(0.0),
+        rows: parts.next().unwrap_or(0.0) as u64,
+        peak: parts.next().unwrap_or(0.0) as u64,
+    }
+}
+
+/// One phase in a fresh process; prints `seconds count peak_bytes`.
+async fn child(phase: &str) {
+    let url = std::env::var("ECARTO_BENCH_URL").expect("url");
+    let file = PathBuf::from(std::env::var("ECARTO_BENCH_FILE").expect("file"));
+    let dir = PathBuf::from(std::env::var("ECARTO_BENCH_DIR").expect("dir"));
+    let conn = db::connect(&url).await.expect("connect");
+    db::migrate(&conn).await.expect("migrate");
+    match phase {
+        "load" => {
+            territories::ensure_loaded(&conn)
+                .await
+                .expect("territories");
+            let bytes = std::fs::read(&file).expect("read file");
+            imports::import_file(&conn, ImportKind::Annuaire, "annuaire.csv", &bytes)
+                .await
+                .expect("import annuaire");
+            let public: Vec<String> = school::Entity::find()
+                .select_only()
+                .column(school::Column::Uai)
+                .filter(school::Column::Secteur.eq("public"))
+                .into_tuple()
+                .all(&conn)
+                .await
+                .expect("public schools");
+            let mut etic = Vec::new();
+            synthetic::write_etic(&mut etic, &public, SEED).expect("generate ETIC");
+            imports::import_file(&conn, ImportKind::Etic, "etic.csv", &etic)
+                .await
+                .expect("import ETIC");
+            println!("0 0 0");
+        }
+        "recompute" => {
+            let started = Instant::now();
+            let outcome = scores::recompute_full(&conn, &ScoresConfig::default())
+                .await
+                .expect("recompute");
+            let secs = started.elapsed().as_secs_f64();
+            let peak = peak_rss_bytes().unwrap_or(0);
+            write_table(&conn, &dir.join("rust-table.csv")).await;
+            println!("{secs} {} {peak}", outcome.written);
+        }
+        "export" => {
+            let snapshot = exports::snapshot(&conn, None).await.expect("snapshot");
+            exports::write_file(
+                conn.clone(),
+                snapshot,
+                ExportFormat::Csv,
+                &dir.join("export.csv"),
+            )
+            .await
+            .expect("export");
+            println!("0 0 0");
+        }
+        other => panic!("unknown phase {other}"),
+    }
+}
+
+/// The stored département × type × secteur × field table, for the comparison with DuckDB.
+async fn write_table(conn: &sea_orm::DatabaseConnection, path: &Path) {
+    use std::fmt::Write;
+    let codes: Vec<String> = school::Entity::find()
+        .select_only()
+        .column(school::Column::CodeDepartement)
+        .distinct()
+        .into_tuple::<Option<String>>()
+        .all(conn)
+        .await
+        .expect("départements")
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut out = String::from("departement;type;secteur;field;filled;expected\n");
+    for code in codes {
+        let Some((_, cube)) = scores::stored_cube(conn, Level::Departement, &code, None)
+            .await
+            .expect("stored scores")
+        else {
+            continue;
+        };
+        for (key, group) in &cube.groups {
+            let (t, s) = key.split_once('|').unwrap_or((key, ""));
+            for (f, c) in Catalog::get().fields().iter().zip(&group.fields) {
+                let _ = writeln!(out, "{code};{t};{s};{};{};{}", f.name, c.filled, c.expected);
+            }
+        }
+    }
+    std::fs::write(path, out).expect("write table");
+}
