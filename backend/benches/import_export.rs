@@ -6,7 +6,7 @@
 //! Targets on a 2-core machine: import ≥ 20,000 rows/s, export ≥ 100,000 rows/s, peak < 300 MB.
 //! PostgreSQL: `BENCH_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`).
 
-use std::{path::PathBuf, process::Command, time::Instant};
+use std::{path::PathBuf, time::Instant};
 
 /// glibc's allocator spent a third of an import in malloc/free and its arena lock (perf);
 /// mimalloc's per-thread heaps remove most of it.
@@ -14,7 +14,7 @@ use std::{path::PathBuf, process::Command, time::Instant};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use ecarto::{
-    bench_support::{mib, peak_rss_bytes},
+    bench_support::{mib, peak_rss_bytes, run_child},
     db,
     domain::export::ExportFormat,
     importers::ImportKind,
@@ -113,38 +113,6 @@ async fn parent(schools: usize) {
             .await;
     }
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-struct Figures {
-    secs: f64,
-    rows: u64,
-    peak: u64,
-}
-
-fn run_child(phase: &str, url: &str, file: &std::path::Path, dir: &std::path::Path) -> Figures {
-    let out = Command::new(std::env::current_exe().expect("current exe"))
-        .env("ECARTO_BENCH_PHASE", phase)
-        .env("ECARTO_BENCH_URL", url)
-        .env("ECARTO_BENCH_FILE", file)
-        .env("ECARTO_BENCH_DIR", dir)
-        .output()
-        .expect("run child");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        panic!(
-            "{phase} failed: {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let line = stdout.lines().last().unwrap_or_default();
-    let mut parts = line
-        .split_whitespace()
-        .map(|x| x.parse::<f64>().unwrap_or(0.0));
-    Figures {
-        secs: parts.next().unwrap_or(0.0),
-        rows: parts.next().unwrap_or(0.0) as u64,
-        peak: parts.next().unwrap_or(0.0) as u64,
-    }
 }
 
 /// One phase in a fresh process; prints `seconds rows peak_bytes`.

@@ -18,7 +18,7 @@ use std::{
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use ecarto::{
-    bench_support::{mib, peak_rss_bytes},
+    bench_support::{mib, peak_rss_bytes, run_child},
     config::ScoresConfig,
     db,
     domain::{catalog::Catalog, export::ExportFormat, territory::Level},
@@ -171,38 +171,6 @@ fn duckdb(dir: &Path) -> Result<f64, String> {
         .lines()
         .find_map(|l| l.strip_prefix("duckdb ")?.trim().parse().ok())
         .ok_or_else(|| "no time printed".into())
-}
-
-struct Figures {
-    secs: f64,
-    rows: u64,
-    peak: u64,
-}
-
-fn run_child(phase: &str, url: &str, file: &Path, dir: &Path) -> Figures {
-    let out = Command::new(std::env::current_exe().expect("current exe"))
-        .env("ECARTO_BENCH_PHASE", phase)
-        .env("ECARTO_BENCH_URL", url)
-        .env("ECARTO_BENCH_FILE", file)
-        .env("ECARTO_BENCH_DIR", dir)
-        .output()
-        .expect("run child");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        panic!(
-            "{phase} failed: {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let line = stdout.lines().last().unwrap_or_default();
-    let mut parts = line
-        .split_whitespace()
-        .map(|x| x.parse::<f64>().unwrap_or(0.0));
-    Figures {
-        secs: parts.next().unwrap_or(0.0),
-        rows: parts.next().unwrap_or(0.0) as u64,
-        peak: parts.next().unwrap_or(0.0) as u64,
-    }
 }
 
 /// One phase in a fresh process; prints `seconds count peak_bytes`.

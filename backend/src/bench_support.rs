@@ -26,6 +26,43 @@ pub fn mib(bytes: u64) -> String {
     format!("{:.1} Mio", bytes as f64 / (1024.0 * 1024.0))
 }
 
+/// What a benchmark phase run in a child process reported: `seconds count peak_bytes` on its
+/// last line.
+pub struct Figures {
+    pub secs: f64,
+    pub rows: u64,
+    pub peak: u64,
+}
+
+/// Runs one phase of the current benchmark in a fresh process (`ECARTO_BENCH_PHASE`), so that
+/// its peak memory is its own.
+pub fn run_child(phase: &str, url: &str, file: &std::path::Path, dir: &std::path::Path) -> Figures {
+    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current exe: {e}"));
+    let out = std::process::Command::new(exe)
+        .env("ECARTO_BENCH_PHASE", phase)
+        .env("ECARTO_BENCH_URL", url)
+        .env("ECARTO_BENCH_FILE", file)
+        .env("ECARTO_BENCH_DIR", dir)
+        .output()
+        .unwrap_or_else(|e| panic!("run child: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        panic!(
+            "{phase} failed: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let line = stdout.lines().last().unwrap_or_default();
+    let mut parts = line
+        .split_whitespace()
+        .map(|x| x.parse::<f64>().unwrap_or(0.0));
+    Figures {
+        secs: parts.next().unwrap_or(0.0),
+        rows: parts.next().unwrap_or(0.0) as u64,
+        peak: parts.next().unwrap_or(0.0) as u64,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
