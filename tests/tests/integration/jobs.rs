@@ -141,9 +141,31 @@ async fn the_purge_job_deletes_what_has_expired_and_nothing_else() {
     let dead = app
         .session_for("ancien@exemple.fr", None, &["beta-tester"], &[])
         .await;
+    // A week-old idle check after merges goes; a recent one and a real recompute stay.
+    for (counts, days) in [
+        (r#"{"skipped":"aucune fusion"}"#, 8),
+        (r#"{"skipped":"aucune fusion"}"#, 1),
+        (r#"{"written":3}"#, 8),
+    ] {
+        use sea_orm::{ActiveModelTrait, Set};
+        ecarto::entities::job_run::ActiveModel {
+            job: Set("completeness_touched".into()),
+            tick: Set(format!("{counts}{days}")),
+            trigger: Set("schedule".into()),
+            started_at: Set(chrono::Utc::now() - chrono::Duration::days(days)),
+            status: Set("succeeded".into()),
+            attempts: Set(1),
+            counts: Set(counts.into()),
+            ..Default::default()
+        }
+        .insert(&app.state.db)
+        .await
+        .unwrap();
+    }
     let run = jobs::run_now(&app.state, "purge", "cli").await.unwrap();
     assert_eq!(run.status, "succeeded");
     assert_eq!(run.counts["sessions"], 1, "{:?}", run.counts);
+    assert_eq!(run.counts["idle_job_runs"], 1, "{:?}", run.counts);
     use sea_orm::EntityTrait;
     let left =
         ecarto::entities::session::Entity::find_by_id(ecarto::services::auth::hash(&dead.cookie))
