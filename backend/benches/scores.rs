@@ -28,7 +28,9 @@ use ecarto::{
     services::{demo, exports, imports, scores, territories},
     synthetic,
 };
-use sea_orm::{ColumnTrait, ConnectionTrait, Database, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, Database, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 const SEED: u64 = 2018;
 
@@ -119,7 +121,11 @@ async fn parent(schools: usize) {
         }
         Err(e) => println!("DuckDB comparison skipped: {e}"),
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    if std::env::var_os("ECARTO_BENCH_KEEP").is_some() {
+        println!("kept: {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 /// Runs the DuckDB script in a virtualenv of its own; its time.
@@ -189,10 +195,12 @@ async fn child(phase: &str) {
             imports::import_file(&conn, ImportKind::Annuaire, "annuaire.csv", &bytes)
                 .await
                 .expect("import annuaire");
+            // In UAI order: the same survey answers on every backend.
             let public: Vec<String> = school::Entity::find()
                 .select_only()
                 .column(school::Column::Uai)
                 .filter(school::Column::Secteur.eq("public"))
+                .order_by_asc(school::Column::Uai)
                 .into_tuple()
                 .all(&conn)
                 .await
@@ -211,7 +219,10 @@ async fn child(phase: &str) {
                 .expect("recompute");
             let secs = started.elapsed().as_secs_f64();
             let peak = peak_rss_bytes().unwrap_or(0);
-            write_table(&conn, &dir.join("rust-table.csv")).await;
+            if url.starts_with("sqlite") {
+                // The table DuckDB is compared with: the same backend as the export.
+                write_table(&conn, &dir.join("rust-table.csv")).await;
+            }
             println!("{secs} {} {peak}", outcome.written);
         }
         "export" => {

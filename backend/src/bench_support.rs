@@ -43,14 +43,13 @@ pub fn run_child(phase: &str, url: &str, file: &std::path::Path, dir: &std::path
         .env("ECARTO_BENCH_URL", url)
         .env("ECARTO_BENCH_FILE", file)
         .env("ECARTO_BENCH_DIR", dir)
+        // A child's diagnostics go straight to the terminal.
+        .stderr(std::process::Stdio::inherit())
         .output()
         .unwrap_or_else(|e| panic!("run child: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
-        panic!(
-            "{phase} failed: {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        panic!("{phase} failed: {stdout}");
     }
     let line = stdout.lines().last().unwrap_or_default();
     let mut parts = line

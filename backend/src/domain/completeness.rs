@@ -33,16 +33,27 @@ impl<'a> SchoolKind<'a> {
 }
 
 pub fn is_expected(field: &Field, school: SchoolKind<'_>) -> bool {
-    match &field.expected_for {
-        ExpectedFor::All => true,
-        ExpectedFor::Public => school.secteur == Some("public"),
-        ExpectedFor::Prive => school.secteur == Some("prive"),
-        ExpectedFor::None => false,
-        ExpectedFor::Types(types) => school
-            .school_type
-            .is_some_and(|t| types.iter().any(|x| x == t)),
-        ExpectedFor::Etic => {
-            school.secteur == Some("public")
+    Expectations::of(school).expects(field)
+}
+
+/// What a school's kind decides about every field, worked out once per school rather than
+/// once per field.
+#[derive(Debug, Clone, Copy)]
+pub struct Expectations<'a> {
+    school_type: Option<&'a str>,
+    public: bool,
+    prive: bool,
+    etic: bool,
+}
+
+impl<'a> Expectations<'a> {
+    pub fn of(school: SchoolKind<'a>) -> Self {
+        let public = school.secteur == Some("public");
+        Self {
+            school_type: school.school_type,
+            public,
+            prive: school.secteur == Some("prive"),
+            etic: public
                 && matches!(
                     school.school_type,
                     Some("ecole" | "college" | "lycee" | "erea")
@@ -51,7 +62,20 @@ pub fn is_expected(field: &Field, school: SchoolKind<'_>) -> bool {
                 // usual case.
                 && school
                     .ministere
-                    .is_none_or(|m| m.to_uppercase().contains("EDUCATION NATIONALE"))
+                    .is_none_or(|m| m.to_uppercase().contains("EDUCATION NATIONALE")),
+        }
+    }
+
+    pub fn expects(&self, field: &Field) -> bool {
+        match &field.expected_for {
+            ExpectedFor::All => true,
+            ExpectedFor::Public => self.public,
+            ExpectedFor::Prive => self.prive,
+            ExpectedFor::None => false,
+            ExpectedFor::Types(types) => self
+                .school_type
+                .is_some_and(|t| types.iter().any(|x| x == t)),
+            ExpectedFor::Etic => self.etic,
         }
     }
 }
@@ -87,10 +111,15 @@ pub fn is_filled(record: &SchoolRecord, field: &Field) -> bool {
     if field.name == "uai" {
         return true;
     }
-    match record.get(field.name) {
-        None | Some(Value::Null) => false,
-        Some(Value::String(s)) => !s.trim().is_empty(),
-        Some(_) => true,
+    record.get(field.name).is_some_and(has_value)
+}
+
+/// Whether a stored value communicates something: not null, not a blank string.
+pub fn has_value(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::String(s) => !s.trim().is_empty(),
+        _ => true,
     }
 }
 

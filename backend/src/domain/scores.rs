@@ -12,17 +12,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    catalog::{Catalog, Field, FieldType},
-    completeness::{SchoolKind, Score, is_expected, is_filled},
-    record::{ProvenanceId, SchoolRecord},
+    catalog::{Catalog, FastHasher, Field, FieldType},
+    completeness::{Expectations, SchoolKind, Score, has_value},
+    record::{ProvenanceId, SchoolRecord, StoredValue},
     uai::Uai,
 };
 
+/// Provenance → (as-of date `YYYY-MM-DD` if the source dates its values, from a
+/// contribution).
+pub type ProvenanceMap =
+    HashMap<ProvenanceId, (Option<String>, bool), std::hash::BuildHasherDefault<FastHasher>>;
+
 /// What a school's values are measured against, besides the record itself.
 pub struct Context<'a> {
-    /// Provenance → (as-of date `YYYY-MM-DD` if the source dates its values, from a
-    /// contribution).
-    pub provenance: &'a HashMap<ProvenanceId, (Option<String>, bool)>,
+    pub provenance: &'a ProvenanceMap,
     /// Values dated before this day are stale.
     pub stale_before: String,
 }
@@ -76,28 +79,50 @@ impl FieldCounts {
     }
 }
 
+/// A school's values by catalogue position, read by name without a map lookup per read.
+pub struct Values<'a>(Vec<Option<&'a StoredValue>>);
+
+impl<'a> Values<'a> {
+    pub fn get(&self, field: &str) -> Option<&'a Value> {
+        let i = Catalog::get().index_of(field)?;
+        self.0[i].map(|v| &v.0)
+    }
+
+    fn at(&self, i: Option<usize>) -> Option<&'a Value> {
+        i.and_then(|i| self.0[i]).map(|v| &v.0)
+    }
+
+    pub fn f64(&self, field: &str) -> Option<f64> {
+        self.get(field).and_then(Value::as_f64)
+    }
+
+    pub fn str(&self, field: &str) -> Option<&'a str> {
+        self.get(field).and_then(Value::as_str)
+    }
+}
+
 /// A cross-field rule: a school is checked when it has the values the rule reads.
 pub struct Rule {
     pub name: &'static str,
     pub label_fr: &'static str,
     /// `None`: not checkable; `Some(true)`: violated.
-    check: fn(&SchoolRecord) -> Option<bool>,
+    check: fn(&Values<'_>) -> Option<bool>,
 }
 
-fn int(r: &SchoolRecord, f: &str) -> Option<f64> {
+fn int(r: &Values<'_>, f: &str) -> Option<f64> {
     r.f64(f)
 }
 
-fn flag(r: &SchoolRecord, f: &str) -> Option<bool> {
+fn flag(r: &Values<'_>, f: &str) -> Option<bool> {
     r.get(f).and_then(Value::as_bool)
 }
 
-fn le(r: &SchoolRecord, part: &str, whole: &str) -> Option<bool> {
+fn le(r: &Values<'_>, part: &str, whole: &str) -> Option<bool> {
     Some(int(r, part)? > int(r, whole)?)
 }
 
 /// "None of these" declared together with one of them.
-fn none_and_some(r: &SchoolRecord, none: &str, others: &[&str]) -> Option<bool> {
+fn none_and_some(r: &Values<'_>, none: &str, others: &[&str]) -> Option<bool> {
     let n = flag(r, none)?;
     let any = others.iter().filter_map(|o| flag(r, o)).collect::<Vec<_>>();
     if any.is_empty() {
@@ -239,7 +264,7 @@ pub struct Indicator {
     pub kind: &'static str,
     measure: Measure,
     /// Restriction to part of the schools (e.g. a REP band).
-    only: Option<fn(&SchoolRecord) -> bool>,
+    only: Option<fn(&Values<'_>) -> bool>,
 }
 
 fn is_true(v: &Value) -> bool {
@@ -597,6 +622,58 @@ pub fn is_valid(field: &Field, value: &Value) -> bool {
     }
 }
 
+/// The catalogue positions of the fields each indicator reads.
+fn indicator_fields() -> &'static [(Option<usize>, Option<usize>)] {
+    static FIELDS: std::sync::OnceLock<Vec<(Option<usize>, Option<usize>)>> =
+        std::sync::OnceLock::new();
+    FIELDS.get_or_init(|| {
+        let catalog = Catalog::get();
+        INDICATORS
+            .iter()
+            .map(|i| match &i.measure {
+                Measure::Share { field, .. } | Measure::Count { field, .. } => {
+                    (catalog.index_of(field), None)
+                }
+                Measure::Ratio { num, den } => (catalog.index_of(num), catalog.index_of(den)),
+            })
+            .collect()
+    })
+}
+
+/// The catalogue's fields sorted by name, with their positions.
+fn fields_by_name() -> &'static [(&'static str, usize)] {
+    static SORTED: std::sync::OnceLock<Vec<(&'static str, usize)>> = std::sync::OnceLock::new();
+    SORTED.get_or_init(|| {
+        let mut v: Vec<(&'static str, usize)> = Catalog::get()
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name, i))
+            .collect();
+        v.sort_unstable();
+        v
+    })
+}
+
+/// A record's values by catalogue position, in one merge of two lists sorted by name (the
+/// record's map and the catalogue's names) instead of a map lookup per field: the lookups'
+/// string comparisons were the largest cost of a full recompute.
+fn slots(record: &SchoolRecord) -> Vec<Option<&StoredValue>> {
+    let order = fields_by_name();
+    let mut out = vec![None; order.len()];
+    let mut at = 0;
+    for (name, value) in &record.0 {
+        while at < order.len() && order[at].0 < name.as_ref() {
+            at += 1;
+        }
+        if at < order.len() && order[at].0 == name.as_ref() {
+            out[order[at].1] = Some(value);
+            at += 1;
+        }
+    }
+    out
+}
+
 /// One school's counts, as a group of one.
 pub fn of_school(record: &SchoolRecord, ctx: &Context<'_>) -> Group {
     let kind = SchoolKind::of(record);
@@ -605,13 +682,16 @@ pub fn of_school(record: &SchoolRecord, ctx: &Context<'_>) -> Group {
         ..Group::default()
     };
     let mut contributed = false;
+    let values = Values(slots(record));
+    let slots = &values.0;
+    let expectations = Expectations::of(kind);
     for (i, field) in Catalog::get().fields().iter().enumerate() {
         let c = &mut g.fields[i];
-        let expected = is_expected(field, kind);
-        let filled = is_filled(record, field);
+        let expected = expectations.expects(field);
+        let filled = field.name == "uai" || slots[i].is_some_and(|v| has_value(&v.0));
         c.expected = u32::from(expected);
         c.filled = u32::from(expected && filled);
-        let Some(stored) = record.0.get(field.name) else {
+        let Some(stored) = slots[i] else {
             // The UAI is the record's key: filled, never stored as a value.
             c.present = u32::from(filled);
             continue;
@@ -637,7 +717,7 @@ pub fn of_school(record: &SchoolRecord, ctx: &Context<'_>) -> Group {
     let mut checked = false;
     let mut broken = false;
     for (i, rule) in RULES.iter().enumerate() {
-        if let Some(violated) = (rule.check)(record) {
+        if let Some(violated) = (rule.check)(&values) {
             checked = true;
             broken |= violated;
             g.rules[i] = (1, u32::from(violated));
@@ -645,41 +725,46 @@ pub fn of_school(record: &SchoolRecord, ctx: &Context<'_>) -> Group {
     }
     g.checked = u32::from(checked);
     g.inconsistent = u32::from(broken);
-    let catalog = Catalog::get();
-    let expects = |name: &str| catalog.field(name).is_some_and(|f| is_expected(f, kind));
+    let positions = indicator_fields();
+    let expects = |at: Option<usize>| at.is_some_and(|i| g.fields[i].expected == 1);
+    let mut indicators = vec![IndicatorCounts::default(); INDICATORS.len()];
     for (i, ind) in INDICATORS.iter().enumerate() {
-        if ind.only.is_some_and(|only| !only(record)) {
+        if ind.only.is_some_and(|only| !only(&values)) {
             continue;
         }
-        let c = &mut g.indicators[i];
+        let c = &mut indicators[i];
+        let (a, b) = positions[i];
         match &ind.measure {
-            Measure::Share { field, test } => {
-                c.expected = u32::from(expects(field));
-                if let Some(v) = record.get(field).filter(|v| !v.is_null()) {
+            Measure::Share { test, .. } => {
+                c.expected = u32::from(expects(a));
+                if let Some(v) = values.at(a).filter(|v| !v.is_null()) {
                     c.answered = 1;
                     c.den = 1.0;
                     c.num = if test(v) { 1.0 } else { 0.0 };
                 }
             }
-            Measure::Ratio { num, den } => {
-                c.expected = u32::from(expects(num) && expects(den));
-                if let (Some(n), Some(d)) = (record.f64(num), record.f64(den))
-                    && d > 0.0
+            Measure::Ratio { .. } => {
+                c.expected = u32::from(expects(a) && expects(b));
+                if let (Some(n), Some(d)) = (
+                    values.at(a).and_then(Value::as_f64),
+                    values.at(b).and_then(Value::as_f64),
+                ) && d > 0.0
                 {
                     c.answered = 1;
                     c.num = n;
                     c.den = d;
                 }
             }
-            Measure::Count { field, test } => {
+            Measure::Count { test, .. } => {
                 c.den = 1.0;
-                if record.get(field).is_some_and(test) {
+                if values.at(a).is_some_and(test) {
                     c.num = 1.0;
                     c.answered = 1;
                 }
             }
         }
     }
+    g.indicators = indicators;
     g
 }
 
@@ -1037,7 +1122,7 @@ pub fn indicators(cube: &Cube, filter: &Filter) -> (u32, Vec<IndicatorView>) {
 // ---- Storage form: named counts, zeros left out, so that a catalogue that grows keeps
 // reading older scores.
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct StoredGroup {
     schools: u32,
     contributed: u32,
@@ -1051,47 +1136,75 @@ struct StoredGroup {
     indicators: BTreeMap<String, [f64; 4]>,
 }
 
+/// A group as stored, written straight from its counts (no intermediate maps: a full
+/// recompute serialises every territory to compare it with its previous scores).
+struct GroupOut<'a>(&'a Group);
+
+struct FieldsOut<'a>(&'a Group);
+struct RulesOut<'a>(&'a Group);
+struct IndicatorsOut<'a>(&'a Group);
+
+impl Serialize for FieldsOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(
+            Catalog::get()
+                .fields()
+                .iter()
+                .zip(&self.0.fields)
+                .filter(|(_, c)| **c != FieldCounts::default())
+                .map(|(f, c)| (f.name, c.as_array())),
+        )
+    }
+}
+
+impl Serialize for RulesOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(
+            RULES
+                .iter()
+                .zip(&self.0.rules)
+                .filter(|(_, c)| c.0 > 0)
+                .map(|(r, c)| (r.name, [c.0, c.1])),
+        )
+    }
+}
+
+impl Serialize for IndicatorsOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(
+            INDICATORS
+                .iter()
+                .zip(&self.0.indicators)
+                .filter(|(_, c)| **c != IndicatorCounts::default())
+                .map(|(i, c)| {
+                    (
+                        i.name,
+                        [c.num, c.den, f64::from(c.answered), f64::from(c.expected)],
+                    )
+                }),
+        )
+    }
+}
+
+impl Serialize for GroupOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let g = self.0;
+        let mut out = s.serialize_struct("StoredGroup", 7)?;
+        out.serialize_field("schools", &g.schools)?;
+        out.serialize_field("contributed", &g.contributed)?;
+        out.serialize_field("checked", &g.checked)?;
+        out.serialize_field("inconsistent", &g.inconsistent)?;
+        out.serialize_field("fields", &FieldsOut(g))?;
+        out.serialize_field("rules", &RulesOut(g))?;
+        out.serialize_field("indicators", &IndicatorsOut(g))?;
+        out.end()
+    }
+}
+
 impl Serialize for Cube {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let catalog = Catalog::get();
-        let groups: BTreeMap<&String, StoredGroup> = self
-            .groups
-            .iter()
-            .map(|(k, g)| {
-                let stored = StoredGroup {
-                    schools: g.schools,
-                    contributed: g.contributed,
-                    checked: g.checked,
-                    inconsistent: g.inconsistent,
-                    fields: catalog
-                        .fields()
-                        .iter()
-                        .zip(&g.fields)
-                        .filter(|(_, c)| **c != FieldCounts::default())
-                        .map(|(f, c)| (f.name.to_owned(), c.as_array()))
-                        .collect(),
-                    rules: RULES
-                        .iter()
-                        .zip(&g.rules)
-                        .filter(|(_, c)| c.0 > 0)
-                        .map(|(r, c)| (r.name.to_owned(), [c.0, c.1]))
-                        .collect(),
-                    indicators: INDICATORS
-                        .iter()
-                        .zip(&g.indicators)
-                        .filter(|(_, c)| **c != IndicatorCounts::default())
-                        .map(|(i, c)| {
-                            (
-                                i.name.to_owned(),
-                                [c.num, c.den, f64::from(c.answered), f64::from(c.expected)],
-                            )
-                        })
-                        .collect(),
-                };
-                (k, stored)
-            })
-            .collect();
-        groups.serialize(s)
+        s.collect_map(self.groups.iter().map(|(k, g)| (k, GroupOut(g))))
     }
 }
 
@@ -1142,7 +1255,7 @@ mod tests {
         serde_json::from_str(json).expect("record")
     }
 
-    fn ctx(p: &HashMap<ProvenanceId, (Option<String>, bool)>) -> Context<'_> {
+    fn ctx(p: &ProvenanceMap) -> Context<'_> {
         Context {
             provenance: p,
             stale_before: "2020-01-01".into(),
@@ -1151,11 +1264,13 @@ mod tests {
 
     #[test]
     fn a_school_counts_validity_freshness_consistency_and_contributions() {
-        let p = HashMap::from([
+        let p: ProvenanceMap = [
             (1, (Some("2018-12-31".to_owned()), false)),
             (2, (Some("2026-06-01".to_owned()), true)),
             (3, (None, false)),
-        ]);
+        ]
+        .into_iter()
+        .collect();
         let r = record(
             r#"{"type_etablissement": ["college", 3], "secteur": ["public", 3],
                 "nb_terminaux": [10, 1], "nb_tablettes": [12, 2],
@@ -1194,7 +1309,7 @@ mod tests {
 
     #[test]
     fn cubes_sum_and_survive_storage() {
-        let p = HashMap::new();
+        let p = ProvenanceMap::default();
         let a = of_school(
             &record(r#"{"type_etablissement": ["ecole", 1], "secteur": ["prive", 1]}"#),
             &ctx(&p),

@@ -19,9 +19,10 @@ use sha2::{Digest, Sha256};
 use crate::{
     config::ScoresConfig,
     db,
+    domain::scores::ProvenanceMap,
     domain::{
         completeness::SchoolKind,
-        record::{ProvenanceId, SchoolRecord},
+        record::SchoolRecord,
         scores::{self, Context, Cube, Group},
         territory::Level,
     },
@@ -62,9 +63,7 @@ pub struct Outcome {
 type Key = (Level, String);
 
 /// Every provenance as (as-of date, from a contribution).
-async fn provenance_map<C: ConnectionTrait>(
-    db: &C,
-) -> AppResult<HashMap<ProvenanceId, (Option<String>, bool)>> {
+async fn provenance_map<C: ConnectionTrait>(db: &C) -> AppResult<ProvenanceMap> {
     let rows: Vec<(i64, Option<String>, Option<i64>)> = provenance::Entity::find()
         .select_only()
         .columns([
@@ -128,7 +127,50 @@ fn is_open(record: &SchoolRecord) -> bool {
     record.str("etat") != Some("ferme")
 }
 
-/// Calls `f` with every published record of the selected schools, in batches.
+/// The next batch of published records (as stored JSON) of the selected schools after the
+/// UAI `after`, and the batch's last UAI; `None` at the end.
+async fn fetch_batch<C: ConnectionTrait>(
+    db: &C,
+    select: &Condition,
+    after: Option<&str>,
+) -> AppResult<Option<(Vec<String>, String)>> {
+    let mut q = school::Entity::find()
+        .select_only()
+        .columns([school::Column::Uai, school::Column::Version])
+        .filter(select.clone())
+        .order_by_asc(school::Column::Uai)
+        .limit(BATCH);
+    if let Some(a) = after {
+        q = q.filter(school::Column::Uai.gt(a));
+    }
+    let keys: Vec<(String, i32)> = q.into_tuple().all(db).await?;
+    let Some((last, _)) = keys.last() else {
+        return Ok(None);
+    };
+    let last = last.clone();
+    let versions: BTreeSet<i32> = keys.iter().map(|(_, v)| *v).collect();
+    let wanted: HashSet<(String, i32)> = keys.into_iter().collect();
+    let rows: Vec<(String, i32, String)> = school_revision::Entity::find()
+        .select_only()
+        .columns([
+            school_revision::Column::Uai,
+            school_revision::Column::Version,
+            school_revision::Column::Data,
+        ])
+        .filter(school_revision::Column::Uai.is_in(wanted.iter().map(|(u, _)| u.clone())))
+        .filter(school_revision::Column::Version.is_in(versions))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let data = rows
+        .into_iter()
+        .filter(|(uai, version, _)| wanted.contains(&(uai.clone(), *version)))
+        .map(|(_, _, data)| data)
+        .collect();
+    Ok(Some((data, last)))
+}
+
+/// Calls `f` with every open school's published record among the selected ones.
 async fn for_each_record<C: ConnectionTrait>(
     db: &C,
     select: Condition,
@@ -136,37 +178,9 @@ async fn for_each_record<C: ConnectionTrait>(
 ) -> AppResult<u32> {
     let mut after: Option<String> = None;
     let mut n = 0;
-    loop {
-        let mut q = school::Entity::find()
-            .select_only()
-            .columns([school::Column::Uai, school::Column::Version])
-            .filter(select.clone())
-            .order_by_asc(school::Column::Uai)
-            .limit(BATCH);
-        if let Some(a) = &after {
-            q = q.filter(school::Column::Uai.gt(a.as_str()));
-        }
-        let keys: Vec<(String, i32)> = q.into_tuple().all(db).await?;
-        let Some((last, _)) = keys.last() else { break };
-        after = Some(last.clone());
-        let versions: BTreeSet<i32> = keys.iter().map(|(_, v)| *v).collect();
-        let wanted: HashSet<(String, i32)> = keys.into_iter().collect();
-        let rows: Vec<(String, i32, String)> = school_revision::Entity::find()
-            .select_only()
-            .columns([
-                school_revision::Column::Uai,
-                school_revision::Column::Version,
-                school_revision::Column::Data,
-            ])
-            .filter(school_revision::Column::Uai.is_in(wanted.iter().map(|(u, _)| u.clone())))
-            .filter(school_revision::Column::Version.is_in(versions))
-            .into_tuple()
-            .all(db)
-            .await?;
-        for (uai, version, data) in rows {
-            if !wanted.contains(&(uai.clone(), version)) {
-                continue;
-            }
+    while let Some((rows, last)) = fetch_batch(db, &select, after.as_deref()).await? {
+        after = Some(last);
+        for data in rows {
             let record: SchoolRecord = serde_json::from_str(&data).map_err(AppError::internal)?;
             if is_open(&record) {
                 n += 1;
@@ -177,35 +191,93 @@ async fn for_each_record<C: ConnectionTrait>(
     Ok(n)
 }
 
-/// The stored territories a school belongs to.
-fn places(
-    record: &SchoolRecord,
-    communes: &HashMap<String, (Option<String>, Option<String>)>,
-) -> Vec<Key> {
-    let mut out = vec![(Level::National, "FR".to_owned())];
-    for (level, field) in [
-        (Level::Region, "code_region"),
-        (Level::Academie, "code_academie"),
-        (Level::Departement, "code_departement"),
-    ] {
-        if let Some(code) = record.str(field).filter(|c| !c.is_empty()) {
-            out.push((level, code.to_owned()));
-        }
-    }
-    if let Some((_, Some(epci))) = record.str("code_commune").and_then(|c| communes.get(c)) {
-        out.push((Level::Epci, epci.clone()));
-    }
-    out
-}
+/// Cubes by level, then code: looked up by `&str`, allocated only for a new territory.
+type Cubes = HashMap<Level, HashMap<String, Cube>>;
 
-fn add_school(cubes: &mut HashMap<Key, Cube>, key: Key, group: &str, g: &Group) {
-    let cube = cubes.entry(key).or_default();
+fn add_to(cubes: &mut Cubes, level: Level, code: &str, group: &str, g: &Group) {
+    let by_code = cubes.entry(level).or_default();
+    let cube = match by_code.get_mut(code) {
+        Some(c) => c,
+        None => by_code.entry(code.to_owned()).or_default(),
+    };
     match cube.groups.get_mut(group) {
         Some(existing) => existing.add(g),
         None => {
             cube.groups.insert(group.to_owned(), g.clone());
         }
     }
+}
+
+fn merge(into: &mut Cubes, from: Cubes) {
+    for (level, by_code) in from {
+        let target = into.entry(level).or_default();
+        for (code, cube) in by_code {
+            match target.get_mut(&code) {
+                Some(c) => c.add(&cube),
+                None => {
+                    target.insert(code, cube);
+                }
+            }
+        }
+    }
+}
+
+/// What the computing threads share.
+struct Shared {
+    provenance: ProvenanceMap,
+    communes: HashMap<String, (Option<String>, Option<String>)>,
+    stale_before: String,
+}
+
+/// Parses and scores a part of a batch on a blocking thread: one partial set of cubes.
+fn score_part(shared: &Shared, rows: &[String]) -> Result<(Cubes, u32), String> {
+    let ctx = Context {
+        provenance: &shared.provenance,
+        stale_before: shared.stale_before.clone(),
+    };
+    let mut cubes = Cubes::new();
+    let mut n = 0;
+    for data in rows {
+        let record: SchoolRecord = serde_json::from_str(data).map_err(|e| e.to_string())?;
+        if !is_open(&record) {
+            continue;
+        }
+        n += 1;
+        let g = scores::of_school(&record, &ctx);
+        let group = scores::group_key(SchoolKind::of(&record));
+        for (level, code) in places(&record, &shared.communes) {
+            add_to(&mut cubes, level, code, &group, &g);
+        }
+    }
+    Ok((cubes, n))
+}
+
+/// The stored territories a school belongs to.
+fn places<'a>(
+    record: &'a SchoolRecord,
+    communes: &'a HashMap<String, (Option<String>, Option<String>)>,
+) -> Vec<(Level, &'a str)> {
+    let mut out = vec![(Level::National, "FR")];
+    for (level, field) in [
+        (Level::Region, "code_region"),
+        (Level::Academie, "code_academie"),
+        (Level::Departement, "code_departement"),
+    ] {
+        if let Some(code) = record.str(field).filter(|c| !c.is_empty()) {
+            out.push((level, code));
+        }
+    }
+    if let Some((_, Some(epci))) = record.str("code_commune").and_then(|c| communes.get(c)) {
+        out.push((Level::Epci, epci.as_str()));
+    }
+    out
+}
+
+fn flatten(cubes: Cubes) -> HashMap<Key, Cube> {
+    cubes
+        .into_iter()
+        .flat_map(|(level, by_code)| by_code.into_iter().map(move |(c, cube)| ((level, c), cube)))
+        .collect()
 }
 
 fn stale_before(cfg: &ScoresConfig, now: DateTime<Utc>) -> String {
@@ -319,26 +391,76 @@ async fn write_run(
     })
 }
 
-/// Computes every stored territory's scores from the published records.
+/// Computes every stored territory's scores from the published records, streamed in one
+/// query and scored in chunks on blocking threads (two at a time, so both cores work while
+/// the database reads on).
 pub async fn recompute_full(db: &DatabaseConnection, cfg: &ScoresConfig) -> AppResult<Outcome> {
+    use futures_util::StreamExt;
+    use sea_orm::StreamTrait;
+    const CHUNK: usize = 2_500;
     let started_at = Utc::now();
     let version = datasets::latest_version(db).await?;
-    let provenance = provenance_map(db).await?;
-    let communes = commune_map(db).await?;
-    let ctx = Context {
-        provenance: &provenance,
+    let shared = std::sync::Arc::new(Shared {
+        provenance: provenance_map(db).await?,
+        communes: commune_map(db).await?,
         stale_before: stale_before(cfg, started_at),
-    };
-    let mut cubes: HashMap<Key, Cube> = HashMap::new();
-    let schools = for_each_record(db, Condition::all(), |record| {
-        let g = scores::of_school(&record, &ctx);
-        let group = scores::group_key(SchoolKind::of(&record));
-        for key in places(&record, &communes) {
-            add_school(&mut cubes, key, &group, &g);
+    });
+    type Part = tokio::task::JoinHandle<Result<(Cubes, u32), String>>;
+    async fn finish(part: Part, cubes: &mut Cubes) -> AppResult<u32> {
+        let (part, n) = part
+            .await
+            .map_err(AppError::internal)?
+            .map_err(AppError::internal)?;
+        merge(cubes, part);
+        Ok(n)
+    }
+    let mut cubes = Cubes::new();
+    let mut schools = 0;
+    let mut pending: std::collections::VecDeque<Part> = Default::default();
+    let mut stream = db
+        .stream_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT r.data AS data FROM schools s JOIN school_revisions r \
+             ON r.uai = s.uai AND r.version = s.version",
+        ))
+        .await?;
+    let mut chunk = Vec::with_capacity(CHUNK);
+    loop {
+        let row = stream.next().await;
+        let done = row.is_none();
+        if let Some(row) = row {
+            chunk.push(row?.try_get::<String>("", "data")?);
         }
-    })
-    .await?;
-    write_run(db, "full", version, started_at, schools, cubes, true).await
+        if chunk.len() == CHUNK || (done && !chunk.is_empty()) {
+            if pending.len() == 2
+                && let Some(part) = pending.pop_front()
+            {
+                schools += finish(part, &mut cubes).await?;
+            }
+            let rows = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+            let shared = shared.clone();
+            pending.push_back(tokio::task::spawn_blocking(move || {
+                score_part(&shared, &rows)
+            }));
+        }
+        if done {
+            break;
+        }
+    }
+    drop(stream);
+    while let Some(part) = pending.pop_front() {
+        schools += finish(part, &mut cubes).await?;
+    }
+    write_run(
+        db,
+        "full",
+        version,
+        started_at,
+        schools,
+        flatten(cubes),
+        true,
+    )
+    .await
 }
 
 /// After merges: recomputes the départements and EPCIs of the schools changed since the
@@ -433,42 +555,50 @@ pub async fn recompute_touched(db: &DatabaseConnection, cfg: &ScoresConfig) -> A
         provenance: &provenance,
         stale_before: stale_before(cfg, started_at),
     };
-    let mut cubes: HashMap<Key, Cube> = HashMap::new();
+    // Empty to start with: a territory left with no open school gets empty scores.
+    let mut fresh = Cubes::new();
     for d in &departements {
-        cubes.insert((Level::Departement, d.clone()), Cube::default());
+        fresh
+            .entry(Level::Departement)
+            .or_default()
+            .insert(d.clone(), Cube::default());
     }
     for e in &epcis {
-        cubes.insert((Level::Epci, e.clone()), Cube::default());
+        fresh
+            .entry(Level::Epci)
+            .or_default()
+            .insert(e.clone(), Cube::default());
     }
     let mut schools = 0;
+    let score = |record: SchoolRecord, cubes: &mut Cubes, only: Level| {
+        let g = scores::of_school(&record, &ctx);
+        let group = scores::group_key(SchoolKind::of(&record));
+        for (level, code) in places(&record, &communes) {
+            let wanted = match level {
+                Level::Epci => epcis.contains(code),
+                Level::Departement => departements.contains(code),
+                _ => false,
+            };
+            if level == only && wanted {
+                add_to(cubes, level, code, &group, &g);
+            }
+        }
+    };
     for chunk in epci_communes.chunks(500) {
         schools += for_each_record(
             db,
             Condition::all().add(school::Column::CodeCommune.is_in(chunk.iter().cloned())),
-            |record| {
-                let g = scores::of_school(&record, &ctx);
-                let group = scores::group_key(SchoolKind::of(&record));
-                for key in places(&record, &communes) {
-                    if key.0 == Level::Epci && epcis.contains(&key.1) {
-                        add_school(&mut cubes, key, &group, &g);
-                    }
-                }
-            },
+            |record| score(record, &mut fresh, Level::Epci),
         )
         .await?;
     }
     schools += for_each_record(
         db,
         Condition::all().add(school::Column::CodeDepartement.is_in(departements.iter().cloned())),
-        |record| {
-            let g = scores::of_school(&record, &ctx);
-            let group = scores::group_key(SchoolKind::of(&record));
-            if let Some(d) = record.str("code_departement") {
-                add_school(&mut cubes, (Level::Departement, d.to_owned()), &group, &g);
-            }
-        },
+        |record| score(record, &mut fresh, Level::Departement),
     )
     .await?;
+    let mut cubes = flatten(fresh);
     // The upper levels as sums of every département: the touched ones just computed, the
     // others as last stored.
     let mut by_departement: HashMap<String, Cube> = HashMap::new();
