@@ -208,6 +208,23 @@ impl Catalog {
         self.by_name.get(name).map(|&i| &self.fields[i])
     }
 
+    /// Field names in byte order with their catalogue position: stored records are written in
+    /// that order (they are `BTreeMap`s), so one cursor walks a record and the catalogue
+    /// together instead of looking every field up.
+    pub fn names_in_byte_order(&self) -> &'static [(&'static str, usize)] {
+        static SORTED: OnceLock<Vec<(&'static str, usize)>> = OnceLock::new();
+        SORTED.get_or_init(|| {
+            let mut v: Vec<_> = Catalog::get()
+                .fields()
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (f.name, i))
+                .collect();
+            v.sort_unstable();
+            v
+        })
+    }
+
     /// Position of a field in the catalogue: the column order of exports.
     pub fn index_of(&self, name: &str) -> Option<usize> {
         self.by_name.get(name).copied()

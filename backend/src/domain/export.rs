@@ -1,7 +1,7 @@
 //! Rules of the open-data exports that need no I/O: the formats, the licence they carry, how a
 //! value becomes a spreadsheet-safe CSV cell, and the ETag of an export.
 
-use std::{borrow::Cow, fmt, str::FromStr, sync::OnceLock};
+use std::{borrow::Cow, fmt, str::FromStr};
 
 use serde::{
     Deserialize, Deserializer,
@@ -273,22 +273,6 @@ impl<'a> ExportRow<'a> {
     }
 }
 
-/// Catalogue names in byte order with their catalogue position: stored records are written
-/// in that order (they are `BTreeMap`s), so a cursor finds each key in one or two comparisons.
-fn names_in_byte_order() -> &'static [(&'static str, usize)] {
-    static SORTED: OnceLock<Vec<(&'static str, usize)>> = OnceLock::new();
-    SORTED.get_or_init(|| {
-        let mut v: Vec<_> = Catalog::get()
-            .fields()
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.name, i))
-            .collect();
-        v.sort_unstable();
-        v
-    })
-}
-
 struct RowSeed<'r, 'de>(&'r mut Vec<Option<Cell<'de>>>);
 
 impl<'de> DeserializeSeed<'de> for RowSeed<'_, 'de> {
@@ -307,7 +291,7 @@ impl<'de> Visitor<'de> for RowSeed<'_, 'de> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let sorted = names_in_byte_order();
+        let sorted = Catalog::get().names_in_byte_order();
         let mut cursor = 0;
         while let Some(key) = map.next_key::<Key<'de>>()? {
             let key = key.0.as_ref();

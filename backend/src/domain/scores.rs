@@ -640,26 +640,11 @@ fn indicator_fields() -> &'static [(Option<usize>, Option<usize>)] {
     })
 }
 
-/// The catalogue's fields sorted by name, with their positions.
-fn fields_by_name() -> &'static [(&'static str, usize)] {
-    static SORTED: std::sync::OnceLock<Vec<(&'static str, usize)>> = std::sync::OnceLock::new();
-    SORTED.get_or_init(|| {
-        let mut v: Vec<(&'static str, usize)> = Catalog::get()
-            .fields()
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.name, i))
-            .collect();
-        v.sort_unstable();
-        v
-    })
-}
-
 /// A record's values by catalogue position, in one merge of two lists sorted by name (the
 /// record's map and the catalogue's names) instead of a map lookup per field: the lookups'
 /// string comparisons were the largest cost of a full recompute.
 fn slots(record: &SchoolRecord) -> Vec<Option<&StoredValue>> {
-    let order = fields_by_name();
+    let order = Catalog::get().names_in_byte_order();
     let mut out = vec![None; order.len()];
     let mut at = 0;
     for (name, value) in &record.0 {
