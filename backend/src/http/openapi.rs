@@ -15,8 +15,10 @@ pub fn router() -> Router<AppState> {
 
 async fn openapi(State(state): State<AppState>) -> Json<Value> {
     let mut doc = document(&state.config.public_base_url);
-    if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), identity_paths()) {
-        paths.extend(more);
+    for more in [identity_paths(), scores_paths()] {
+        if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), more) {
+            paths.extend(more);
+        }
     }
     doc["components"]["securitySchemes"] = json!({
         "bearerAuth": {"type": "http", "scheme": "bearer", "description": "Jeton d'API personnel (ecarto_…), créé par POST /api/v1/me/tokens ou `ecarto tokens create`"},
@@ -110,8 +112,64 @@ fn identity_paths() -> Value {
         "/api/v1/submissions/{id}/decision": {"post": with_id(op("relecture", "Décider : {decision: accept|reject|request_changes, rows?, fields?, reason, conflicts?: take_proposed|keep_published}", json!({"200": {"description": "La décision et la version publiée"}, "409": {"description": "Déjà décidé, ou conflits à trancher"}})))},
         "/api/v1/submissions/{id}/revert": {"post": with_id(op("relecture", "Annuler un envoi publié ({reason}) : une nouvelle version remet les valeurs remplacées", json!({"200": {"description": "La version d'annulation"}})))},
         "/api/v1/reviews": {"get": op("relecture", "La file de relecture des territoires du modérateur (?status=&schema=&territory=&organisation=&older_than=)", json!({"200": {"description": "Les envois, du plus ancien"}}))},
+        "/api/v1/harvest/sources": {
+            "get": op("moissonnage", "Les fichiers moissonnés de son organisation, avec le compte rendu de leurs dernières récoltes", json!({"200": {"description": "Les sources"}})),
+            "post": op("moissonnage", "Déclarer un fichier publié sur son portail ({url, schema, label?}) : http(s), adresse publique", json!({"201": {"description": "La source"}, "400": {"description": "Adresse ou schéma refusé, avec la raison"}, "403": {"description": "Réservé aux contributeurs d'une organisation"}}))
+        },
+        "/api/v1/harvest/sources/{id}": {
+            "get": with_id(op("moissonnage", "Une source et ses récoltes (submitted, unchanged, invalid, unreachable)", json!({"200": {"description": "La source"}, "404": {"description": "Inconnue ou d'une autre organisation"}}))),
+            "delete": with_id(op("moissonnage", "Arrêter de moissonner une source (son historique reste)", json!({"200": {"description": "La source, inactive"}})))
+        },
+        "/api/v1/harvest/sources/{id}/run": {"post": with_id(op("moissonnage", "Récolter la source maintenant", json!({"200": {"description": "La source et le compte rendu"}, "409": {"description": "Source inactive"}})))},
         "/api/v1/experimentations": {"get": {"tags": ["contributions"], "summary": "Les expérimentations locales publiées, avec leurs établissements (?territory=departement:35)", "responses": {"200": {"description": "La liste"}, "400": {"description": "Territoire invalide"}}}}
     })
+}
+
+/// The scores of a territory beyond its completeness: history, quality, indicators, to-do.
+fn scores_paths() -> Value {
+    let ok = |description: &str| {
+        json!({"200": {"description": description, "content": {"application/json": {}, "text/csv": {}}}})
+    };
+    json!({
+            "/api/v1/territories/{level}/{code}/completeness/history": {"get": {
+                "tags": ["territoires"],
+                "summary": "La complétude d'un territoire au fil des calculs (nation, région, académie, département, EPCI) : un point par calcul qui l'a changée, avec sa version du jeu publié",
+                "parameters": scores_params(),
+                "responses": ok("Les points")
+            }},
+            "/api/v1/territories/{level}/{code}/quality": {"get": {
+                "tags": ["territoires"],
+                "summary": "Qualité d'un territoire : valeurs invalides, anciennes, non datées ; établissements incohérents (règles entre champs) ; établissements ayant reçu une contribution ; par champ et par règle, avec les effectifs",
+                "parameters": scores_params(),
+                "responses": ok("La qualité")
+            }},
+            "/api/v1/territories/{level}/{code}/indicators": {"get": {
+                "tags": ["territoires"],
+                "summary": "Les indicateurs de l'état des lieux 2018 (accès internet, classes connectées, élèves par terminal, TNI, ENT, expérimentations…), chacun avec numérateur, dénominateur, répondants, attendus et taux de non-communiqué, en tout et par type",
+                "parameters": scores_params(),
+                "responses": ok("Les indicateurs")
+            }},
+            "/api/v1/territories/{level}/{code}/missing": {"get": {
+                "tags": ["territoires"],
+                "summary": "Les établissements auxquels manque une valeur attendue, et lesquelles (?field=&theme=&type=&secteur=) ; pour un membre d'une organisation, ceux pour lesquels elle peut contribuer",
+                "parameters": scores_params(),
+                "responses": ok("La liste à compléter")
+            }}
+    })
+}
+
+/// The parameters of the scores routes: the territory and the filters.
+fn scores_params() -> Value {
+    json!([
+        param("level", "path", "national, region, academie, departement, commune ou epci", json!({"type": "string"})),
+        param("code", "path", "Code du territoire", json!({"type": "string"})),
+        param("theme", "query", "Un thème", json!({"type": "string"})),
+        param("field", "query", "Un champ du catalogue", json!({"type": "string"})),
+        param("type", "query", "ecole, college, lycee, erea, autre", json!({"type": "string"})),
+        param("secteur", "query", "public ou prive", json!({"type": "string"})),
+        param("format", "query", "json (défaut) ou csv", json!({"type": "string", "enum": ["json", "csv"]})),
+        param("at", "query", "Une date, un instant ou une version (v12) ; pas pour history ni missing", json!({"type": "string"}))
+    ])
 }
 
 fn field_schema(f: &Field) -> Value {
@@ -248,9 +306,10 @@ pub fn document(base_url: &str) -> Value {
                     param("field", "query", "Un champ du catalogue", json!({"type": "string"})),
                     param("type", "query", "ecole, college, lycee, erea, autre", json!({"type": "string"})),
                     param("secteur", "query", "public ou prive", json!({"type": "string"})),
-                    param("format", "query", "json (défaut) ou csv (par champ)", json!({"type": "string", "enum": ["json", "csv"]}))
+                    param("format", "query", "json (défaut) ou csv (par champ)", json!({"type": "string", "enum": ["json", "csv"]})),
+                    param("at", "query", "Les scores tels qu'ils étaient : une date (2026-11-30), un instant RFC 3339 ou une version du jeu publié (v12)", json!({"type": "string"}))
                 ],
-                "responses": ok("Les scores", json!({"application/json": {}, "text/csv": {}}))
+                "responses": ok("Les scores (basis : calcul stocké ou calculé à la demande)", json!({"application/json": {}, "text/csv": {}}))
             }},
             "/api/v1/datasets/versions": {"get": {
                 "tags": ["versions"], "summary": "Les versions publiées du jeu de données, la plus récente d'abord",
