@@ -127,9 +127,7 @@ fn identity_paths() -> Value {
 
 /// The scores of a territory beyond its completeness: history, quality, indicators, to-do.
 fn scores_paths() -> Value {
-    let ok = |description: &str| {
-        json!({"200": {"description": description, "content": {"application/json": {}, "text/csv": {}}}})
-    };
+    let ok = |description: &str| json!({"200": {"description": description, "content": {"application/json": {}, "text/csv": {}}}});
     json!({
             "/api/v1/territories/{level}/{code}/completeness/history": {"get": {
                 "tags": ["territoires"],
@@ -161,14 +159,49 @@ fn scores_paths() -> Value {
 /// The parameters of the scores routes: the territory and the filters.
 fn scores_params() -> Value {
     json!([
-        param("level", "path", "national, region, academie, departement, commune ou epci", json!({"type": "string"})),
-        param("code", "path", "Code du territoire", json!({"type": "string"})),
+        param(
+            "level",
+            "path",
+            "national, region, academie, departement, commune ou epci",
+            json!({"type": "string"})
+        ),
+        param(
+            "code",
+            "path",
+            "Code du territoire",
+            json!({"type": "string"})
+        ),
         param("theme", "query", "Un thème", json!({"type": "string"})),
-        param("field", "query", "Un champ du catalogue", json!({"type": "string"})),
-        param("type", "query", "ecole, college, lycee, erea, autre", json!({"type": "string"})),
-        param("secteur", "query", "public ou prive", json!({"type": "string"})),
-        param("format", "query", "json (défaut) ou csv", json!({"type": "string", "enum": ["json", "csv"]})),
-        param("at", "query", "Une date, un instant ou une version (v12) ; pas pour history ni missing", json!({"type": "string"}))
+        param(
+            "field",
+            "query",
+            "Un champ du catalogue",
+            json!({"type": "string"})
+        ),
+        param(
+            "type",
+            "query",
+            "ecole, college, lycee, erea, autre",
+            json!({"type": "string"})
+        ),
+        param(
+            "secteur",
+            "query",
+            "public ou prive",
+            json!({"type": "string"})
+        ),
+        param(
+            "format",
+            "query",
+            "json (défaut) ou csv",
+            json!({"type": "string", "enum": ["json", "csv"]})
+        ),
+        param(
+            "at",
+            "query",
+            "Une date, un instant ou une version (v12) ; pas pour history ni missing",
+            json!({"type": "string"})
+        )
     ])
 }
 

@@ -19,11 +19,10 @@ use sha2::{Digest, Sha256};
 use crate::{
     config::ScoresConfig,
     db,
-    domain::scores::ProvenanceMap,
     domain::{
         completeness::SchoolKind,
         record::SchoolRecord,
-        scores::{self, Context, Cube, Group},
+        scores::{self, Context, Cube, Group, ProvenanceMap},
         territory::Level,
     },
     entities::{
