@@ -99,6 +99,14 @@ impl<'a> Values<'a> {
     pub fn str(&self, field: &str) -> Option<&'a str> {
         self.get(field).and_then(Value::as_str)
     }
+
+    pub fn kind(&self) -> SchoolKind<'a> {
+        SchoolKind {
+            school_type: self.str("type_etablissement"),
+            secteur: self.str("secteur"),
+            ministere: self.str("ministere_tutelle"),
+        }
+    }
 }
 
 /// A cross-field rule: a school is checked when it has the values the rule reads.
@@ -661,13 +669,57 @@ fn slots(record: &SchoolRecord) -> Vec<Option<&StoredValue>> {
 
 /// One school's counts, as a group of one.
 pub fn of_school(record: &SchoolRecord, ctx: &Context<'_>) -> Group {
-    let kind = SchoolKind::of(record);
+    of_values(&Values(slots(record)), ctx)
+}
+
+/// A stored record read straight into catalogue positions, without the map of
+/// [`SchoolRecord`]: what a full recompute parses 65,000 times. Fields the catalogue no
+/// longer knows are skipped.
+pub struct ParsedRecord(Vec<Option<StoredValue>>);
+
+impl<'de> Deserialize<'de> for ParsedRecord {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = ParsedRecord;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map of field names to [value, provenance id]")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<ParsedRecord, A::Error> {
+                let catalog = Catalog::get();
+                let mut out = vec![None; catalog.fields().len()];
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    match catalog.index_of(&key) {
+                        Some(i) => out[i] = Some(map.next_value::<StoredValue>()?),
+                        None => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(ParsedRecord(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl ParsedRecord {
+    pub fn values(&self) -> Values<'_> {
+        Values(self.0.iter().map(Option::as_ref).collect())
+    }
+}
+
+/// One school's counts from its values by catalogue position.
+pub fn of_values(values: &Values<'_>, ctx: &Context<'_>) -> Group {
+    let kind = values.kind();
     let mut g = Group {
         schools: 1,
         ..Group::default()
     };
     let mut contributed = false;
-    let values = Values(slots(record));
     let slots = &values.0;
     let expectations = Expectations::of(kind);
     for (i, field) in Catalog::get().fields().iter().enumerate() {

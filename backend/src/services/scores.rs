@@ -237,14 +237,15 @@ fn score_part(shared: &Shared, rows: &[String]) -> Result<(Cubes, u32), String> 
     let mut cubes = Cubes::new();
     let mut n = 0;
     for data in rows {
-        let record: SchoolRecord = serde_json::from_str(data).map_err(|e| e.to_string())?;
-        if !is_open(&record) {
+        let record: scores::ParsedRecord = serde_json::from_str(data).map_err(|e| e.to_string())?;
+        let values = record.values();
+        if values.str("etat") == Some("ferme") {
             continue;
         }
         n += 1;
-        let g = scores::of_school(&record, &ctx);
-        let group = scores::group_key(SchoolKind::of(&record));
-        for (level, code) in places(&record, &shared.communes) {
+        let g = scores::of_values(&values, &ctx);
+        let group = scores::group_key(values.kind());
+        for (level, code) in places(|f| values.str(f), &shared.communes) {
             add_to(&mut cubes, level, code, &group, &g);
         }
     }
@@ -253,7 +254,7 @@ fn score_part(shared: &Shared, rows: &[String]) -> Result<(Cubes, u32), String> 
 
 /// The stored territories a school belongs to.
 fn places<'a>(
-    record: &'a SchoolRecord,
+    value: impl Fn(&str) -> Option<&'a str>,
     communes: &'a HashMap<String, (Option<String>, Option<String>)>,
 ) -> Vec<(Level, &'a str)> {
     let mut out = vec![(Level::National, "FR")];
@@ -262,11 +263,11 @@ fn places<'a>(
         (Level::Academie, "code_academie"),
         (Level::Departement, "code_departement"),
     ] {
-        if let Some(code) = record.str(field).filter(|c| !c.is_empty()) {
+        if let Some(code) = value(field).filter(|c| !c.is_empty()) {
             out.push((level, code));
         }
     }
-    if let Some((_, Some(epci))) = record.str("code_commune").and_then(|c| communes.get(c)) {
+    if let Some((_, Some(epci))) = value("code_commune").and_then(|c| communes.get(c)) {
         out.push((Level::Epci, epci.as_str()));
     }
     out
@@ -572,7 +573,7 @@ pub async fn recompute_touched(db: &DatabaseConnection, cfg: &ScoresConfig) -> A
     let score = |record: SchoolRecord, cubes: &mut Cubes, only: Level| {
         let g = scores::of_school(&record, &ctx);
         let group = scores::group_key(SchoolKind::of(&record));
-        for (level, code) in places(&record, &communes) {
+        for (level, code) in places(|f| record.str(f), &communes) {
             let wanted = match level {
                 Level::Epci => epcis.contains(code),
                 Level::Departement => departements.contains(code),
