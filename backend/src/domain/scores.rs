@@ -754,7 +754,7 @@ pub fn of_values(values: &Values<'_>, ctx: &Context<'_>) -> Group {
     let mut checked = false;
     let mut broken = false;
     for (i, rule) in RULES.iter().enumerate() {
-        if let Some(violated) = (rule.check)(&values) {
+        if let Some(violated) = (rule.check)(values) {
             checked = true;
             broken |= violated;
             g.rules[i] = (1, u32::from(violated));
@@ -766,7 +766,7 @@ pub fn of_values(values: &Values<'_>, ctx: &Context<'_>) -> Group {
     let expects = |at: Option<usize>| at.is_some_and(|i| g.fields[i].expected == 1);
     let mut indicators = vec![IndicatorCounts::default(); INDICATORS.len()];
     for (i, ind) in INDICATORS.iter().enumerate() {
-        if ind.only.is_some_and(|only| !only(&values)) {
+        if ind.only.is_some_and(|only| !only(values)) {
             continue;
         }
         let c = &mut indicators[i];
