@@ -14,7 +14,7 @@ use std::{path::PathBuf, time::Instant};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use ecarto::{
-    bench_support::{mib, peak_rss_bytes, run_child},
+    bench_support::{BenchBackends, mib, peak_rss_bytes, run_child},
     db,
     domain::export::ExportFormat,
     importers::ImportKind,
@@ -22,7 +22,6 @@ use ecarto::{
     services::{demo, exports, imports, territories},
     synthetic,
 };
-use sea_orm::{ConnectionTrait, Database};
 
 const SEED: u64 = 2018;
 
@@ -63,32 +62,13 @@ async fn parent(schools: usize) {
         started.elapsed().as_secs_f64()
     );
 
-    let mut backends = vec![(
-        "sqlite",
-        format!("sqlite://{}?mode=rwc", dir.join("bench.sqlite").display()),
-    )];
-    let admin = std::env::var("BENCH_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let pg_name = format!("ecarto_bench_{}", std::process::id());
-    match Database::connect(&admin).await {
-        Ok(conn) => {
-            conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{pg_name}\""))
-                .await
-                .expect("drop");
-            conn.execute_unprepared(&format!("CREATE DATABASE \"{pg_name}\""))
-                .await
-                .expect("create");
-            let (server, _) = admin.rsplit_once('/').expect("URL with a database");
-            backends.push(("postgres", format!("{server}/{pg_name}")));
-        }
-        Err(e) => println!("PostgreSQL not reachable at {admin} ({e}): SQLite only"),
-    }
+    let backends = BenchBackends::new(&dir, "ecarto_bench").await;
 
     println!(
         "{:<9} {:>7} {:>10} {:>13} {:>10} | {:>7} {:>10} {:>13} {:>10}",
         "backend", "import", "", "rows/s", "peak", "export", "", "rows/s", "peak"
     );
-    for (name, url) in &backends {
+    for (name, url) in &backends.urls {
         let import = run_child("import", url, &file, &dir);
         let export = run_child("export", url, &file, &dir);
         println!(
@@ -103,15 +83,7 @@ async fn parent(schools: usize) {
             mib(export.peak),
         );
     }
-    if backends.len() > 1
-        && let Ok(conn) = Database::connect(&admin).await
-    {
-        let _ = conn
-            .execute_unprepared(&format!(
-                "DROP DATABASE IF EXISTS \"{pg_name}\" WITH (FORCE)"
-            ))
-            .await;
-    }
+    backends.drop_postgres().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -18,7 +18,7 @@ use std::{
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use ecarto::{
-    bench_support::{mib, peak_rss_bytes, run_child},
+    bench_support::{BenchBackends, mib, peak_rss_bytes, run_child},
     config::ScoresConfig,
     db,
     domain::{catalog::Catalog, export::ExportFormat, territory::Level},
@@ -28,9 +28,7 @@ use ecarto::{
     services::{demo, exports, imports, scores, territories},
     synthetic,
 };
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, Database, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 const SEED: u64 = 2018;
 
@@ -61,28 +59,9 @@ async fn parent(schools: usize) {
     std::fs::write(&file, &bytes).expect("write synthetic file");
     println!("synthetic dataset: {schools} schools (annuaire + ETIC 2018 with gaps)");
 
-    let mut backends = vec![(
-        "sqlite",
-        format!("sqlite://{}?mode=rwc", dir.join("bench.sqlite").display()),
-    )];
-    let admin = std::env::var("BENCH_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let pg_name = format!("ecarto_bench_scores_{}", std::process::id());
-    match Database::connect(&admin).await {
-        Ok(conn) => {
-            conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{pg_name}\""))
-                .await
-                .expect("drop");
-            conn.execute_unprepared(&format!("CREATE DATABASE \"{pg_name}\""))
-                .await
-                .expect("create");
-            let (server, _) = admin.rsplit_once('/').expect("URL with a database");
-            backends.push(("postgres", format!("{server}/{pg_name}")));
-        }
-        Err(e) => println!("PostgreSQL not reachable at {admin} ({e}): SQLite only"),
-    }
+    let backends = BenchBackends::new(&dir, "ecarto_bench_scores").await;
     let mut rust_secs = None;
-    for (name, url) in &backends {
+    for (name, url) in &backends.urls {
         run_child("load", url, &file, &dir);
         let full = run_child("recompute", url, &file, &dir);
         let again = run_child("recompute", url, &file, &dir);
@@ -101,15 +80,7 @@ async fn parent(schools: usize) {
             run_child("export", url, &file, &dir);
         }
     }
-    if backends.len() > 1
-        && let Ok(conn) = Database::connect(&admin).await
-    {
-        let _ = conn
-            .execute_unprepared(&format!(
-                "DROP DATABASE IF EXISTS \"{pg_name}\" WITH (FORCE)"
-            ))
-            .await;
-    }
+    backends.drop_postgres().await;
     match duckdb(&dir) {
         Ok(duck) => {
             let rust = rust_secs.unwrap_or(f64::NAN);

@@ -62,6 +62,62 @@ pub fn run_child(phase: &str, url: &str, file: &std::path::Path, dir: &std::path
     }
 }
 
+/// The databases a benchmark runs on: a SQLite file in `dir`, and a fresh PostgreSQL database
+/// (`BENCH_POSTGRES_URL`, default the local server) when one is reachable.
+pub struct BenchBackends {
+    pub urls: Vec<(&'static str, String)>,
+    admin: String,
+    pg_name: String,
+}
+
+impl BenchBackends {
+    pub async fn new(dir: &std::path::Path, prefix: &str) -> Self {
+        use sea_orm::ConnectionTrait;
+        let mut urls = vec![(
+            "sqlite",
+            format!("sqlite://{}?mode=rwc", dir.join("bench.sqlite").display()),
+        )];
+        let admin = std::env::var("BENCH_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let pg_name = format!("{prefix}_{}", std::process::id());
+        match sea_orm::Database::connect(&admin).await {
+            Ok(conn) => {
+                for sql in [
+                    format!("DROP DATABASE IF EXISTS \"{pg_name}\""),
+                    format!("CREATE DATABASE \"{pg_name}\""),
+                ] {
+                    conn.execute_unprepared(&sql)
+                        .await
+                        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                }
+                let (server, _) = admin.rsplit_once('/').unwrap_or((admin.as_str(), ""));
+                urls.push(("postgres", format!("{server}/{pg_name}")));
+            }
+            Err(e) => println!("PostgreSQL not reachable at {admin} ({e}): SQLite only"),
+        }
+        Self {
+            urls,
+            admin,
+            pg_name,
+        }
+    }
+
+    /// Drops the PostgreSQL database, if one was made.
+    pub async fn drop_postgres(&self) {
+        use sea_orm::ConnectionTrait;
+        if self.urls.len() > 1
+            && let Ok(conn) = sea_orm::Database::connect(&self.admin).await
+        {
+            let _ = conn
+                .execute_unprepared(&format!(
+                    "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                    self.pg_name
+                ))
+                .await;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
