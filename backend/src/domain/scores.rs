@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::{
     catalog::{Catalog, FastHasher, Field, FieldType},
     completeness::{Expectations, SchoolKind, Score, has_value},
-    record::{ProvenanceId, SchoolRecord, StoredValue},
+    record::{ProvenanceId, StoredValue},
     uai::Uai,
 };
 
@@ -98,6 +98,11 @@ impl<'a> Values<'a> {
 
     pub fn str(&self, field: &str) -> Option<&'a str> {
         self.get(field).and_then(Value::as_str)
+    }
+
+    /// A closed school is expected nothing.
+    pub fn is_open(&self) -> bool {
+        self.str("etat") != Some("ferme")
     }
 
     pub fn kind(&self) -> SchoolKind<'a> {
@@ -648,33 +653,9 @@ fn indicator_fields() -> &'static [(Option<usize>, Option<usize>)] {
     })
 }
 
-/// A record's values by catalogue position, in one merge of two lists sorted by name (the
-/// record's map and the catalogue's names) instead of a map lookup per field: the lookups'
-/// string comparisons were the largest cost of a full recompute.
-fn slots(record: &SchoolRecord) -> Vec<Option<&StoredValue>> {
-    let order = Catalog::get().names_in_byte_order();
-    let mut out = vec![None; order.len()];
-    let mut at = 0;
-    for (name, value) in &record.0 {
-        while at < order.len() && order[at].0 < name.as_ref() {
-            at += 1;
-        }
-        if at < order.len() && order[at].0 == name.as_ref() {
-            out[order[at].1] = Some(value);
-            at += 1;
-        }
-    }
-    out
-}
-
-/// One school's counts, as a group of one.
-pub fn of_school(record: &SchoolRecord, ctx: &Context<'_>) -> Group {
-    of_values(&Values(slots(record)), ctx)
-}
-
 /// A stored record read straight into catalogue positions, without the map of
-/// [`SchoolRecord`]: what a full recompute parses 65,000 times. Fields the catalogue no
-/// longer knows are skipped.
+/// [`super::record::SchoolRecord`]: a full recompute parses 65,000 of them, and looking each
+/// field up by name was its largest cost. Fields the catalogue no longer knows are skipped.
 pub struct ParsedRecord(Vec<Option<StoredValue>>);
 
 impl<'de> Deserialize<'de> for ParsedRecord {
@@ -1124,7 +1105,13 @@ pub struct IndicatorView {
     pub by_type: BTreeMap<String, IndicatorValue>,
 }
 
-pub fn indicators(cube: &Cube, filter: &Filter) -> (u32, Vec<IndicatorView>) {
+#[derive(Debug, Serialize)]
+pub struct IndicatorsView {
+    pub schools: u32,
+    pub indicators: Vec<IndicatorView>,
+}
+
+pub fn indicators(cube: &Cube, filter: &Filter) -> IndicatorsView {
     let mut total = vec![IndicatorCounts::default(); INDICATORS.len()];
     let mut by_type: BTreeMap<&str, Vec<IndicatorCounts>> = BTreeMap::new();
     let mut schools = 0;
@@ -1153,7 +1140,10 @@ pub fn indicators(cube: &Cube, filter: &Filter) -> (u32, Vec<IndicatorView>) {
                 .collect(),
         })
         .collect();
-    (schools, views)
+    IndicatorsView {
+        schools,
+        indicators: views,
+    }
 }
 
 // ---- Storage form: named counts, zeros left out, so that a catalogue that grows keeps
@@ -1288,7 +1278,7 @@ impl<'de> Deserialize<'de> for Cube {
 mod tests {
     use super::*;
 
-    fn record(json: &str) -> SchoolRecord {
+    fn record(json: &str) -> ParsedRecord {
         serde_json::from_str(json).expect("record")
     }
 
@@ -1313,7 +1303,7 @@ mod tests {
                 "nb_terminaux": [10, 1], "nb_tablettes": [12, 2],
                 "nb_operateurs_4g": [7, 2], "wifi": ["non", 1], "nombre_eleves": [500, 3]}"#,
         );
-        let g = of_school(&r, &ctx(&p));
+        let g = of_values(&r.values(), &ctx(&p));
         let c = |name: &str| g.fields[Catalog::get().index_of(name).unwrap()];
         assert_eq!(c("nb_terminaux").stale, 1, "dated 2018, before 2020");
         assert_eq!(c("nb_tablettes").stale, 0);
@@ -1347,8 +1337,8 @@ mod tests {
     #[test]
     fn cubes_sum_and_survive_storage() {
         let p = ProvenanceMap::default();
-        let a = of_school(
-            &record(r#"{"type_etablissement": ["ecole", 1], "secteur": ["prive", 1]}"#),
+        let a = of_values(
+            &record(r#"{"type_etablissement": ["ecole", 1], "secteur": ["prive", 1]}"#).values(),
             &ctx(&p),
         );
         let mut cube = Cube::default();

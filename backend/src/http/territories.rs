@@ -12,7 +12,7 @@ use axum::{
 
 use crate::{
     app::AppState,
-    domain::territory::Level,
+    domain::{scores, territory::Level},
     error::{AppError, AppResult},
     http::auth::{Caller, OptionalCaller},
     services::{
@@ -170,7 +170,7 @@ async fn scores_view(
     match view {
         View::Completeness => respond(
             format,
-            completeness::territory(db, cfg, level, &code, q.filter, at).await?,
+            completeness::view(db, cfg, (level, &code), q.filter, at, scores::completeness).await?,
             completeness::to_csv,
             &format!("completude-{name}"),
         ),
@@ -182,13 +182,13 @@ async fn scores_view(
         ),
         View::Quality => respond(
             format,
-            completeness::quality(db, cfg, level, &code, q.filter, at).await?,
+            completeness::view(db, cfg, (level, &code), q.filter, at, scores::quality).await?,
             completeness::quality_csv,
             &format!("qualite-{name}"),
         ),
         View::Indicators => respond(
             format,
-            completeness::indicators(db, cfg, level, &code, q.filter, at).await?,
+            completeness::view(db, cfg, (level, &code), q.filter, at, scores::indicators).await?,
             completeness::indicators_csv,
             &format!("indicateurs-{name}"),
         ),

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::{
     config::ScoresConfig,
     domain::{
-        scores::{self, CompletenessView, IndicatorView, QualityView},
+        scores::{self, CompletenessView, Cube, IndicatorsView, QualityView},
         territory::Level,
     },
     entities::{commune, school},
@@ -82,21 +82,9 @@ fn check(filter: &Filter) -> AppResult<()> {
         .map_err(|(param, msg)| AppError::bad_request(param, msg))
 }
 
-/// The counts a view reads, once its filter is known to name real themes and fields.
-async fn cube_for(
-    db: &DatabaseConnection,
-    cfg: &ScoresConfig,
-    level: Level,
-    code: &str,
-    filter: &Filter,
-    at: At,
-) -> AppResult<(Basis, crate::domain::scores::Cube)> {
-    check(filter)?;
-    scores_of(db, cfg, level, code, at).await
-}
-
+/// A territory's scores as one view reads them, with where they come from.
 #[derive(Debug, Serialize)]
-pub struct TerritoryCompleteness {
+pub struct TerritoryScores<T> {
     pub level: &'static str,
     pub code: String,
     /// The dataset version the scores are computed on.
@@ -104,83 +92,28 @@ pub struct TerritoryCompleteness {
     pub basis: Basis,
     pub filter: Filter,
     #[serde(flatten)]
-    pub scores: CompletenessView,
+    pub scores: T,
 }
 
-pub async fn territory(
+/// One view (completeness, quality, indicators) of a territory's counts, once the filter is
+/// known to name real themes and fields.
+pub async fn view<T>(
     db: &DatabaseConnection,
     cfg: &ScoresConfig,
-    level: Level,
-    code: &str,
+    (level, code): (Level, &str),
     filter: Filter,
     at: At,
-) -> AppResult<TerritoryCompleteness> {
-    let (basis, cube) = cube_for(db, cfg, level, code, &filter, at).await?;
-    Ok(TerritoryCompleteness {
+    read: impl FnOnce(&Cube, &Filter) -> T,
+) -> AppResult<TerritoryScores<T>> {
+    check(&filter)?;
+    let (basis, cube) = scores_of(db, cfg, level, code, at).await?;
+    Ok(TerritoryScores {
         level: level.as_str(),
         code: code.to_owned(),
         version: basis.dataset_version,
-        scores: scores::completeness(&cube, &filter),
+        scores: read(&cube, &filter),
         basis,
         filter,
-    })
-}
-
-#[derive(Debug, Serialize)]
-pub struct TerritoryQuality {
-    pub level: &'static str,
-    pub code: String,
-    pub basis: Basis,
-    pub filter: Filter,
-    #[serde(flatten)]
-    pub quality: QualityView,
-}
-
-pub async fn quality(
-    db: &DatabaseConnection,
-    cfg: &ScoresConfig,
-    level: Level,
-    code: &str,
-    filter: Filter,
-    at: At,
-) -> AppResult<TerritoryQuality> {
-    let (basis, cube) = cube_for(db, cfg, level, code, &filter, at).await?;
-    Ok(TerritoryQuality {
-        level: level.as_str(),
-        code: code.to_owned(),
-        quality: scores::quality(&cube, &filter),
-        basis,
-        filter,
-    })
-}
-
-#[derive(Debug, Serialize)]
-pub struct TerritoryIndicators {
-    pub level: &'static str,
-    pub code: String,
-    pub basis: Basis,
-    pub filter: Filter,
-    pub schools: u32,
-    pub indicators: Vec<IndicatorView>,
-}
-
-pub async fn indicators(
-    db: &DatabaseConnection,
-    cfg: &ScoresConfig,
-    level: Level,
-    code: &str,
-    filter: Filter,
-    at: At,
-) -> AppResult<TerritoryIndicators> {
-    let (basis, cube) = cube_for(db, cfg, level, code, &filter, at).await?;
-    let (schools, indicators) = scores::indicators(&cube, &filter);
-    Ok(TerritoryIndicators {
-        level: level.as_str(),
-        code: code.to_owned(),
-        basis,
-        filter,
-        schools,
-        indicators,
     })
 }
 
@@ -246,7 +179,7 @@ fn num(r: Option<f64>) -> String {
 }
 
 /// The scores by field as CSV (`;`, UTF-8): field, theme, filled, expected, rate.
-pub fn to_csv(t: &TerritoryCompleteness) -> String {
+pub fn to_csv(t: &TerritoryScores<CompletenessView>) -> String {
     let mut out = String::from("champ;theme;renseignes;attendus;taux\n");
     for f in &t.scores.by_field {
         out.push_str(&format!(
@@ -262,9 +195,9 @@ pub fn to_csv(t: &TerritoryCompleteness) -> String {
 }
 
 /// Quality by field, then the cross-field rules, as CSV.
-pub fn quality_csv(t: &TerritoryQuality) -> String {
+pub fn quality_csv(t: &TerritoryScores<QualityView>) -> String {
     let mut out = String::from("champ;theme;presents;invalides;anciens;non_dates\n");
-    for f in &t.quality.by_field {
+    for f in &t.scores.by_field {
         out.push_str(&format!(
             "{};{};{};{};{};{}\n",
             f.field, f.theme, f.present, f.invalid, f.stale, f.undated
@@ -274,11 +207,11 @@ pub fn quality_csv(t: &TerritoryQuality) -> String {
 }
 
 /// The indicators as CSV, one line per indicator and school type (`ensemble` for all).
-pub fn indicators_csv(t: &TerritoryIndicators) -> String {
+pub fn indicators_csv(t: &TerritoryScores<IndicatorsView>) -> String {
     let mut out = String::from(
         "indicateur;libelle;type_etablissement;valeur;numerateur;denominateur;repondants;attendus;taux_nc\n",
     );
-    for i in &t.indicators {
+    for i in &t.scores.indicators {
         let rows = std::iter::once(("ensemble", &i.value))
             .chain(i.by_type.iter().map(|(t, v)| (t.as_str(), v)));
         for (t, v) in rows {

@@ -20,9 +20,7 @@ use crate::{
     config::ScoresConfig,
     db,
     domain::{
-        completeness::SchoolKind,
-        record::SchoolRecord,
-        scores::{self, Context, Cube, Group, ProvenanceMap},
+        scores::{self, Context, Cube, Group, ParsedRecord, ProvenanceMap, Values},
         territory::Level,
     },
     entities::{
@@ -121,11 +119,6 @@ async fn commune_map<C: ConnectionTrait>(
         .collect())
 }
 
-/// Whether a school counts: a closed school is expected nothing.
-fn is_open(record: &SchoolRecord) -> bool {
-    record.str("etat") != Some("ferme")
-}
-
 /// The next batch of published records (as stored JSON) of the selected schools after the
 /// UAI `after`, and the batch's last UAI; `None` at the end.
 async fn fetch_batch<C: ConnectionTrait>(
@@ -169,23 +162,40 @@ async fn fetch_batch<C: ConnectionTrait>(
     Ok(Some((data, last)))
 }
 
-/// Calls `f` with every open school's published record among the selected ones.
-async fn for_each_record<C: ConnectionTrait>(
+/// Parses stored records and scores the open schools among them: `f` gets each one's values,
+/// group (type × secteur) and counts. The number of open schools.
+fn score_records<'r>(
+    rows: impl IntoIterator<Item = &'r str>,
+    ctx: &Context<'_>,
+    mut f: impl FnMut(&Values<'_>, &str, &Group),
+) -> Result<u32, String> {
+    let mut n = 0;
+    for data in rows {
+        let record: ParsedRecord = serde_json::from_str(data).map_err(|e| e.to_string())?;
+        let values = record.values();
+        if !values.is_open() {
+            continue;
+        }
+        n += 1;
+        let g = scores::of_values(&values, ctx);
+        f(&values, &scores::group_key(values.kind()), &g);
+    }
+    Ok(n)
+}
+
+/// [`score_records`] over every selected school, batch after batch.
+async fn score_schools<C: ConnectionTrait>(
     db: &C,
     select: Condition,
-    mut f: impl FnMut(SchoolRecord),
+    ctx: &Context<'_>,
+    mut f: impl FnMut(&Values<'_>, &str, &Group),
 ) -> AppResult<u32> {
     let mut after: Option<String> = None;
     let mut n = 0;
     while let Some((rows, last)) = fetch_batch(db, &select, after.as_deref()).await? {
         after = Some(last);
-        for data in rows {
-            let record: SchoolRecord = serde_json::from_str(&data).map_err(AppError::internal)?;
-            if is_open(&record) {
-                n += 1;
-                f(record);
-            }
-        }
+        n += score_records(rows.iter().map(String::as_str), ctx, &mut f)
+            .map_err(AppError::internal)?;
     }
     Ok(n)
 }
@@ -235,26 +245,17 @@ fn score_part(shared: &Shared, rows: &[String]) -> Result<(Cubes, u32), String> 
         stale_before: shared.stale_before.clone(),
     };
     let mut cubes = Cubes::new();
-    let mut n = 0;
-    for data in rows {
-        let record: scores::ParsedRecord = serde_json::from_str(data).map_err(|e| e.to_string())?;
-        let values = record.values();
-        if values.str("etat") == Some("ferme") {
-            continue;
+    let n = score_records(rows.iter().map(String::as_str), &ctx, |values, group, g| {
+        for (level, code) in places(values, &shared.communes) {
+            add_to(&mut cubes, level, code, group, g);
         }
-        n += 1;
-        let g = scores::of_values(&values, &ctx);
-        let group = scores::group_key(values.kind());
-        for (level, code) in places(|f| values.str(f), &shared.communes) {
-            add_to(&mut cubes, level, code, &group, &g);
-        }
-    }
+    })?;
     Ok((cubes, n))
 }
 
 /// The stored territories a school belongs to.
 fn places<'a>(
-    value: impl Fn(&str) -> Option<&'a str>,
+    values: &Values<'a>,
     communes: &'a HashMap<String, (Option<String>, Option<String>)>,
 ) -> Vec<(Level, &'a str)> {
     let mut out = vec![(Level::National, "FR")];
@@ -263,14 +264,30 @@ fn places<'a>(
         (Level::Academie, "code_academie"),
         (Level::Departement, "code_departement"),
     ] {
-        if let Some(code) = value(field).filter(|c| !c.is_empty()) {
+        if let Some(code) = values.str(field).filter(|c| !c.is_empty()) {
             out.push((level, code));
         }
     }
-    if let Some((_, Some(epci))) = value("code_commune").and_then(|c| communes.get(c)) {
+    if let Some((_, Some(epci))) = values.str("code_commune").and_then(|c| communes.get(c)) {
         out.push((Level::Epci, epci.as_str()));
     }
     out
+}
+
+/// Adds a school to those of its territories of one level that are being recomputed.
+fn add_touched(
+    cubes: &mut Cubes,
+    (only, touched): (Level, &BTreeSet<String>),
+    values: &Values<'_>,
+    group: &str,
+    g: &Group,
+    communes: &HashMap<String, (Option<String>, Option<String>)>,
+) {
+    for (level, code) in places(values, communes) {
+        if level == only && touched.contains(code) {
+            add_to(cubes, level, code, group, g);
+        }
+    }
 }
 
 fn flatten(cubes: Cubes) -> HashMap<Key, Cube> {
@@ -570,32 +587,38 @@ pub async fn recompute_touched(db: &DatabaseConnection, cfg: &ScoresConfig) -> A
             .insert(e.clone(), Cube::default());
     }
     let mut schools = 0;
-    let score = |record: SchoolRecord, cubes: &mut Cubes, only: Level| {
-        let g = scores::of_school(&record, &ctx);
-        let group = scores::group_key(SchoolKind::of(&record));
-        for (level, code) in places(|f| record.str(f), &communes) {
-            let wanted = match level {
-                Level::Epci => epcis.contains(code),
-                Level::Departement => departements.contains(code),
-                _ => false,
-            };
-            if level == only && wanted {
-                add_to(cubes, level, code, &group, &g);
-            }
-        }
-    };
     for chunk in epci_communes.chunks(500) {
-        schools += for_each_record(
+        schools += score_schools(
             db,
             Condition::all().add(school::Column::CodeCommune.is_in(chunk.iter().cloned())),
-            |record| score(record, &mut fresh, Level::Epci),
+            &ctx,
+            |values, group, g| {
+                add_touched(
+                    &mut fresh,
+                    (Level::Epci, &epcis),
+                    values,
+                    group,
+                    g,
+                    &communes,
+                )
+            },
         )
         .await?;
     }
-    schools += for_each_record(
+    schools += score_schools(
         db,
         Condition::all().add(school::Column::CodeDepartement.is_in(departements.iter().cloned())),
-        |record| score(record, &mut fresh, Level::Departement),
+        &ctx,
+        |values, group, g| {
+            add_touched(
+                &mut fresh,
+                (Level::Departement, &departements),
+                values,
+                group,
+                g,
+                &communes,
+            )
+        },
     )
     .await?;
     let mut cubes = flatten(fresh);
@@ -792,35 +815,29 @@ pub async fn live_cube(
     let latest = datasets::latest_version(db).await?;
     let uais = super::completeness::schools_in(db, level, code).await?;
     let mut cube = Cube::default();
-    let mut add = |record: SchoolRecord| {
-        if !is_open(&record) {
-            return;
-        }
-        let g = scores::of_school(&record, &ctx);
-        let group = scores::group_key(SchoolKind::of(&record));
-        match cube.groups.get_mut(&group) {
-            Some(existing) => existing.add(&g),
-            None => {
-                cube.groups.insert(group, g);
-            }
+    let mut add = |_: &Values<'_>, group: &str, g: &Group| match cube.groups.get_mut(group) {
+        Some(existing) => existing.add(g),
+        None => {
+            cube.groups.insert(group.to_owned(), g.clone());
         }
     };
-    match version {
-        Some(v) if latest.is_some_and(|l| v < l) => {
-            for chunk in uais.chunks(500) {
-                for (_, data) in super::exports::revisions_in(db, v, chunk.to_vec()).await? {
-                    add(serde_json::from_str(&data).map_err(AppError::internal)?);
-                }
+    for chunk in uais.chunks(500) {
+        let rows: Vec<String> = match version {
+            Some(v) if latest.is_some_and(|l| v < l) => {
+                super::exports::revisions_in(db, v, chunk.to_vec())
+                    .await?
+                    .into_iter()
+                    .map(|(_, data)| data)
+                    .collect()
             }
-        }
-        _ => {
-            for chunk in uais.chunks(500) {
-                let records = datasets::current_records(db, chunk.iter().cloned()).await?;
-                for r in records.values() {
-                    add(serde_json::from_str(&r.data).map_err(AppError::internal)?);
-                }
-            }
-        }
+            _ => datasets::current_records(db, chunk.iter().cloned())
+                .await?
+                .into_values()
+                .map(|r| r.data)
+                .collect(),
+        };
+        score_records(rows.iter().map(String::as_str), &ctx, &mut add)
+            .map_err(AppError::internal)?;
     }
     Ok((
         Basis {
