@@ -15,6 +15,7 @@ mod m20261201_000009_experimentations;
 mod m20261201_000010_job_runs;
 mod m20261201_000011_scores;
 mod m20261201_000012_harvest;
+mod m20261201_000013_score_facts;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_job_runs::Migration),
             Box::new(m20261201_000011_scores::Migration),
             Box::new(m20261201_000012_harvest::Migration),
+            Box::new(m20261201_000013_score_facts::Migration),
         ]
     }
 }

@@ -5,7 +5,7 @@ use std::{collections::HashMap, sync::OnceLock};
 
 use serde::Serialize;
 
-const FIELDS_CSV: &str = include_str!("../../catalog/fields.csv");
+pub(crate) const FIELDS_CSV: &str = include_str!("../../catalog/fields.csv");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]

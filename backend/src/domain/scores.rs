@@ -693,97 +693,333 @@ impl ParsedRecord {
     }
 }
 
-/// One school's counts from its values by catalogue position.
-pub fn of_values(values: &Values<'_>, ctx: &Context<'_>) -> Group {
-    let kind = values.kind();
-    let mut g = Group {
-        schools: 1,
-        ..Group::default()
-    };
-    let mut contributed = false;
-    let slots = &values.0;
-    let expectations = Expectations::of(kind);
-    for (i, field) in Catalog::get().fields().iter().enumerate() {
-        let c = &mut g.fields[i];
-        let expected = expectations.expects(field);
-        let filled = field.name == "uai" || slots[i].is_some_and(|v| has_value(&v.0));
-        c.expected = u32::from(expected);
-        c.filled = u32::from(expected && filled);
-        let Some(stored) = slots[i] else {
-            // The UAI is the record's key: filled, never stored as a value.
-            c.present = u32::from(filled);
-            continue;
-        };
-        if !filled {
-            continue;
-        }
-        c.present = 1;
-        c.invalid = u32::from(!is_valid(field, &stored.0));
-        match ctx.provenance.get(&stored.1) {
-            Some((Some(as_of), from_contribution)) => {
-                c.stale = u32::from(*as_of < ctx.stale_before);
-                contributed |= *from_contribution;
+impl<'a> Values<'a> {
+    /// A record being published, read by catalogue position.
+    pub fn of_record(record: &'a super::record::SchoolRecord) -> Self {
+        let catalog = Catalog::get();
+        let mut out = vec![None; catalog.fields().len()];
+        for (name, value) in &record.0 {
+            if let Some(i) = catalog.index_of(name) {
+                out[i] = Some(value);
             }
-            Some((None, from_contribution)) => {
-                c.undated = 1;
-                contributed |= *from_contribution;
+        }
+        Values(out)
+    }
+}
+
+/// A provenance as scores see it: its as-of date and whether it is a merged contribution. A
+/// millésime year stands for its last day, as when values are ranked.
+pub fn provenance_entry(
+    millesime: Option<&str>,
+    from_contribution: bool,
+) -> (Option<String>, bool) {
+    let as_of = millesime.map(|m| {
+        if m.len() == 4 {
+            format!("{m}-12-31")
+        } else {
+            m.to_owned()
+        }
+    });
+    (as_of, from_contribution)
+}
+
+/// What a school adds to its territories' scores, all but freshness worked out once: when its
+/// record is published, stored beside it (`schools.score_facts`), so that a recompute reads a
+/// few hundred bytes per school instead of parsing its whole record. Freshness depends on the
+/// day of the run, so each value's date is kept instead.
+///
+/// Stored as compact JSON (about 170 bytes): one character per catalogue position, per rule
+/// and per indicator, and the few indicator terms that are not 0 or 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SchoolFacts {
+    /// A closed school is expected nothing and counts nowhere.
+    #[serde(rename = "x", default, skip_serializing_if = "std::ops::Not::not")]
+    closed: bool,
+    /// Type × secteur, as [`group_key`].
+    #[serde(rename = "g", default)]
+    group: String,
+    #[serde(rename = "c", default)]
+    contributed: bool,
+    /// Per catalogue position, `'0' + flags + 32 × slot`: the `FACT_*` flags, and the value's
+    /// date as `dates[slot - 1]` (slot 0: none). Always a valid `char`: at most a few
+    /// thousand above `'0'`.
+    #[serde(rename = "f", default)]
+    fields: String,
+    #[serde(rename = "d", default)]
+    dates: Vec<String>,
+    /// Per rule: `-` not checkable, `0` kept, `1` broken.
+    #[serde(rename = "r", default)]
+    rules: String,
+    /// Per indicator, `'0'` + the `IND_*` flags.
+    #[serde(rename = "i", default)]
+    indicators: String,
+    /// `(position in INDICATORS, num, den)` of the indicators whose terms are not 0 or 1
+    /// (ratios such as pupils per terminal).
+    #[serde(rename = "v", default, skip_serializing_if = "Vec::is_empty")]
+    terms: Vec<(u16, f64, f64)>,
+}
+
+const IND_NUM: u32 = 1;
+const IND_DEN: u32 = 2;
+const IND_ANSWERED: u32 = 4;
+const IND_EXPECTED: u32 = 8;
+
+const FACT_PRESENT: u32 = 1;
+const FACT_EXPECTED: u32 = 2;
+const FACT_FILLED: u32 = 4;
+const FACT_INVALID: u32 = 8;
+/// Present, stored, and its source gives no date.
+const FACT_UNDATED: u32 = 16;
+const FACT_SLOT: u32 = 32;
+
+/// Bumped whenever what [`SchoolFacts::of`] works out changes (rules, indicators, validity),
+/// so that stored facts are worked out again; a change of the catalogue is seen on its own.
+const FACTS_FORMAT: u32 = 2;
+
+impl SchoolFacts {
+    /// The catalogue and scoring rules facts are worked out with: stored facts with another
+    /// key are stale.
+    pub fn key() -> &'static str {
+        static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        KEY.get_or_init(|| {
+            use sha2::{Digest, Sha256};
+            let mut h = Sha256::new();
+            h.update(super::catalog::FIELDS_CSV.as_bytes());
+            for r in &RULES {
+                h.update(r.name.as_bytes());
             }
-            None => c.undated = 1,
-        }
+            for i in &INDICATORS {
+                h.update(i.name.as_bytes());
+            }
+            format!("{FACTS_FORMAT}-{}", hex::encode(&h.finalize()[..6]))
+        })
     }
-    g.contributed = u32::from(contributed);
-    let mut checked = false;
-    let mut broken = false;
-    for (i, rule) in RULES.iter().enumerate() {
-        if let Some(violated) = (rule.check)(values) {
-            checked = true;
-            broken |= violated;
-            g.rules[i] = (1, u32::from(violated));
+
+    /// Works out a school's facts from its values and the provenances they cite.
+    pub fn of(values: &Values<'_>, provenance: &ProvenanceMap) -> Self {
+        if !values.is_open() {
+            return Self {
+                closed: true,
+                group: String::new(),
+                contributed: false,
+                fields: String::new(),
+                dates: Vec::new(),
+                rules: String::new(),
+                indicators: String::new(),
+                terms: Vec::new(),
+            };
         }
-    }
-    g.checked = u32::from(checked);
-    g.inconsistent = u32::from(broken);
-    let positions = indicator_fields();
-    let expects = |at: Option<usize>| at.is_some_and(|i| g.fields[i].expected == 1);
-    let mut indicators = vec![IndicatorCounts::default(); INDICATORS.len()];
-    for (i, ind) in INDICATORS.iter().enumerate() {
-        if ind.only.is_some_and(|only| !only(values)) {
-            continue;
+        let kind = values.kind();
+        let expectations = Expectations::of(kind);
+        let slots = &values.0;
+        let fields = Catalog::get().fields();
+        let mut contributed = false;
+        let mut dates: Vec<String> = Vec::new();
+        let mut codes = String::with_capacity(fields.len());
+        let mut expected_at = vec![false; fields.len()];
+        for (i, field) in fields.iter().enumerate() {
+            let expected = expectations.expects(field);
+            expected_at[i] = expected;
+            let filled = field.name == "uai" || slots[i].is_some_and(|v| has_value(&v.0));
+            let mut flags = 0;
+            let mut slot = 0;
+            if expected {
+                flags |= FACT_EXPECTED;
+                if filled {
+                    flags |= FACT_FILLED;
+                }
+            }
+            match slots[i] {
+                // The UAI is the record's key: filled, never stored as a value.
+                None if filled => flags |= FACT_PRESENT,
+                Some(stored) if filled => {
+                    flags |= FACT_PRESENT;
+                    if !is_valid(field, &stored.0) {
+                        flags |= FACT_INVALID;
+                    }
+                    match provenance.get(&stored.1) {
+                        Some((Some(as_of), from_contribution)) => {
+                            contributed |= *from_contribution;
+                            slot = match dates.iter().position(|d| d == as_of) {
+                                Some(p) => p + 1,
+                                None => {
+                                    dates.push(as_of.clone());
+                                    dates.len()
+                                }
+                            };
+                        }
+                        Some((None, from_contribution)) => {
+                            contributed |= *from_contribution;
+                            flags |= FACT_UNDATED;
+                        }
+                        None => flags |= FACT_UNDATED,
+                    }
+                }
+                _ => {}
+            }
+            // At most 32 × (positions + 1) above '0': far below the surrogates.
+            codes.push(char::from_u32('0' as u32 + flags + FACT_SLOT * slot as u32).unwrap_or('0'));
         }
-        let c = &mut indicators[i];
-        let (a, b) = positions[i];
-        match &ind.measure {
-            Measure::Share { test, .. } => {
-                c.expected = u32::from(expects(a));
-                if let Some(v) = values.at(a).filter(|v| !v.is_null()) {
-                    c.answered = 1;
+        let rules = RULES
+            .iter()
+            .map(|rule| match (rule.check)(values) {
+                None => '-',
+                Some(false) => '0',
+                Some(true) => '1',
+            })
+            .collect();
+        let positions = indicator_fields();
+        let expects = |at: Option<usize>| at.is_some_and(|i| expected_at[i]);
+        let mut indicators = String::with_capacity(INDICATORS.len());
+        let mut terms = Vec::new();
+        for (i, ind) in INDICATORS.iter().enumerate() {
+            let mut c = IndicatorCounts::default();
+            if ind.only.is_some_and(|only| !only(values)) {
+                indicators.push('0');
+                continue;
+            }
+            let (a, b) = positions[i];
+            match &ind.measure {
+                Measure::Share { test, .. } => {
+                    c.expected = u32::from(expects(a));
+                    if let Some(v) = values.at(a).filter(|v| !v.is_null()) {
+                        c.answered = 1;
+                        c.den = 1.0;
+                        c.num = if test(v) { 1.0 } else { 0.0 };
+                    }
+                }
+                Measure::Ratio { .. } => {
+                    c.expected = u32::from(expects(a) && expects(b));
+                    if let (Some(n), Some(d)) = (
+                        values.at(a).and_then(Value::as_f64),
+                        values.at(b).and_then(Value::as_f64),
+                    ) && d > 0.0
+                    {
+                        c.answered = 1;
+                        c.num = n;
+                        c.den = d;
+                    }
+                }
+                Measure::Count { test, .. } => {
                     c.den = 1.0;
-                    c.num = if test(v) { 1.0 } else { 0.0 };
+                    if values.at(a).is_some_and(test) {
+                        c.num = 1.0;
+                        c.answered = 1;
+                    }
                 }
             }
-            Measure::Ratio { .. } => {
-                c.expected = u32::from(expects(a) && expects(b));
-                if let (Some(n), Some(d)) = (
-                    values.at(a).and_then(Value::as_f64),
-                    values.at(b).and_then(Value::as_f64),
-                ) && d > 0.0
-                {
-                    c.answered = 1;
-                    c.num = n;
-                    c.den = d;
-                }
-            }
-            Measure::Count { test, .. } => {
-                c.den = 1.0;
-                if values.at(a).is_some_and(test) {
-                    c.num = 1.0;
-                    c.answered = 1;
-                }
+            let bit = |on: bool, flag: u32| if on { flag } else { 0 };
+            let flags = bit(c.num == 1.0, IND_NUM)
+                | bit(c.den == 1.0, IND_DEN)
+                | bit(c.answered == 1, IND_ANSWERED)
+                | bit(c.expected == 1, IND_EXPECTED);
+            indicators.push(char::from_u32('0' as u32 + flags).unwrap_or('0'));
+            let plain = |x: f64| x == 0.0 || x == 1.0;
+            if !plain(c.num) || !plain(c.den) {
+                terms.push((i as u16, c.num, c.den));
             }
         }
+        Self {
+            closed: false,
+            group: group_key(kind),
+            contributed,
+            fields: codes,
+            dates,
+            rules,
+            indicators,
+            terms,
+        }
     }
-    g.indicators = indicators;
-    g
+
+    pub fn is_open(&self) -> bool {
+        !self.closed
+    }
+
+    /// Type × secteur: the group of a territory's scores this school counts in.
+    pub fn group_key(&self) -> &str {
+        &self.group
+    }
+
+    /// The school's counts on a run that finds values dated before `stale_before` stale;
+    /// `None` for a closed school. Facts that do not fit the catalogue (stored by other rules)
+    /// are an error: their school is scored from its record instead.
+    pub fn group(&self, stale_before: &str) -> Result<Option<Group>, String> {
+        let mut g = Group::default();
+        Ok(self.group_into(&mut g, stale_before)?.then_some(g))
+    }
+
+    /// [`Self::group`] written over `g`, a buffer reused from school to school: `false` for a
+    /// closed school.
+    pub fn group_into(&self, g: &mut Group, stale_before: &str) -> Result<bool, String> {
+        if self.closed {
+            return Ok(false);
+        }
+        if self.fields.len() != g.fields.len() && self.fields.chars().count() != g.fields.len()
+            || self.rules.len() != g.rules.len()
+            || self.indicators.len() != g.indicators.len()
+            || self
+                .terms
+                .iter()
+                .any(|t| usize::from(t.0) >= g.indicators.len())
+        {
+            return Err("faits de score d'un autre catalogue".into());
+        }
+        let stale = |slot: usize| -> Result<bool, String> {
+            self.dates
+                .get(slot)
+                .map(|d| d.as_str() < stale_before)
+                .ok_or_else(|| "date de valeur hors de la liste".to_owned())
+        };
+        g.schools = 1;
+        g.contributed = u32::from(self.contributed);
+        for (c, code) in g.fields.iter_mut().zip(self.fields.chars()) {
+            let n = (code as u32).saturating_sub('0' as u32);
+            let flags = n % FACT_SLOT;
+            c.present = u32::from(flags & FACT_PRESENT != 0);
+            c.expected = u32::from(flags & FACT_EXPECTED != 0);
+            c.filled = u32::from(flags & FACT_FILLED != 0);
+            c.invalid = u32::from(flags & FACT_INVALID != 0);
+            c.undated = u32::from(flags & FACT_UNDATED != 0);
+            c.stale = match ((n / FACT_SLOT) as usize).checked_sub(1) {
+                Some(slot) => u32::from(stale(slot)?),
+                None => 0,
+            };
+        }
+        for (r, code) in g.rules.iter_mut().zip(self.rules.bytes()) {
+            *r = match code {
+                b'0' => (1, 0),
+                b'1' => (1, 1),
+                _ => (0, 0),
+            };
+        }
+        g.checked = u32::from(g.rules.iter().any(|r| r.0 == 1));
+        g.inconsistent = u32::from(g.rules.iter().any(|r| r.1 == 1));
+        for (c, code) in g.indicators.iter_mut().zip(self.indicators.bytes()) {
+            let flags = u32::from(code.saturating_sub(b'0'));
+            let one = |flag: u32| if flags & flag != 0 { 1 } else { 0 };
+            *c = IndicatorCounts {
+                num: f64::from(one(IND_NUM)),
+                den: f64::from(one(IND_DEN)),
+                answered: one(IND_ANSWERED),
+                expected: one(IND_EXPECTED),
+            };
+        }
+        for &(i, num, den) in &self.terms {
+            let c = &mut g.indicators[usize::from(i)];
+            c.num = num;
+            c.den = den;
+        }
+        Ok(true)
+    }
+}
+
+/// One open school's counts from its values by catalogue position.
+pub fn of_values(values: &Values<'_>, ctx: &Context<'_>) -> Group {
+    SchoolFacts::of(values, ctx.provenance)
+        .group(&ctx.stale_before)
+        .ok()
+        .flatten()
+        .unwrap_or_default()
 }
 
 // ---- What readers see: sums over the groups and fields a filter keeps.
@@ -1289,15 +1525,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_school_counts_validity_freshness_consistency_and_contributions() {
-        let p: ProvenanceMap = [
+    /// Provenance 1 dated 2018, 2 a contribution of 2026, 3 undated.
+    fn provenances() -> ProvenanceMap {
+        [
             (1, (Some("2018-12-31".to_owned()), false)),
             (2, (Some("2026-06-01".to_owned()), true)),
             (3, (None, false)),
         ]
         .into_iter()
-        .collect();
+        .collect()
+    }
+
+    #[test]
+    fn a_school_counts_validity_freshness_consistency_and_contributions() {
+        let p = provenances();
         let r = record(
             r#"{"type_etablissement": ["college", 3], "secteur": ["public", 3],
                 "nb_terminaux": [10, 1], "nb_tablettes": [12, 2],
@@ -1332,6 +1573,46 @@ mod tests {
         // ETIC expects TNIs of a public collège: unanswered, it counts as n.c.
         assert_eq!(ind("au_moins_un_tni").expected, 1);
         assert_eq!(ind("au_moins_un_tni").answered, 0);
+    }
+
+    #[test]
+    fn stored_facts_give_the_same_counts_on_any_day() {
+        let p = provenances();
+        let r = record(
+            r#"{"type_etablissement": ["lycee", 3], "secteur": ["public", 3],
+                "nb_terminaux": [10, 1], "nb_tablettes": [12, 2], "wifi": ["oui", 2],
+                "nb_operateurs_4g": [7, 2], "nombre_eleves": [800, 9]}"#,
+        );
+        let facts = SchoolFacts::of(&r.values(), &p);
+        let stored: SchoolFacts =
+            serde_json::from_str(&serde_json::to_string(&facts).unwrap()).unwrap();
+        assert_eq!(stored, facts);
+        for day in ["2010-01-01", "2020-01-01", "2030-01-01"] {
+            let direct = of_values(
+                &r.values(),
+                &Context {
+                    provenance: &p,
+                    stale_before: day.into(),
+                },
+            );
+            assert_eq!(stored.group(day).unwrap(), Some(direct));
+        }
+        let late = stored.group("2030-01-01").unwrap().unwrap();
+        let at = |name: &str| late.fields[Catalog::get().index_of(name).unwrap()];
+        assert_eq!((at("nb_terminaux").stale, at("wifi").stale), (1, 1));
+        assert_eq!(at("nombre_eleves").undated, 1, "provenance 9 is unknown");
+        assert_eq!(at("uai").undated, 0, "the key is not a dated value");
+
+        let closed = record(r#"{"etat": ["ferme", 1], "type_etablissement": ["ecole", 1]}"#);
+        let facts = SchoolFacts::of(&closed.values(), &p);
+        assert!(!facts.is_open());
+        assert_eq!(facts.group("2020-01-01"), Ok(None));
+        let foreign: SchoolFacts =
+            serde_json::from_str(r#"{"g": "ecole|public", "f": "04"}"#).unwrap();
+        assert!(
+            foreign.group("2020-01-01").is_err(),
+            "not this catalogue's facts"
+        );
     }
 
     #[test]

@@ -131,7 +131,7 @@ fn scores_paths() -> Value {
     json!({
             "/api/v1/territories/{level}/{code}/completeness/history": {"get": {
                 "tags": ["territoires"],
-                "summary": "La complétude d'un territoire au fil des calculs (nation, région, académie, département, EPCI) : un point par calcul qui l'a changée, avec sa version du jeu publié",
+                "summary": "La complétude d'un territoire au fil des calculs : un point par calcul qui l'a changée, avec sa version du jeu publié (pour une commune, recalculée des versions du jeu publié que chaque calcul a vues, au jour de ce calcul)",
                 "parameters": scores_params(),
                 "responses": ok("Les points")
             }},

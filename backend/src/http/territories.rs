@@ -176,7 +176,7 @@ async fn scores_view(
         ),
         View::History => respond(
             format,
-            completeness::history(db, level, &code, q.filter).await?,
+            completeness::history(db, cfg, level, &code, q.filter).await?,
             completeness::history_csv,
             &format!("historique-{name}"),
         ),

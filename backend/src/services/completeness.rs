@@ -133,6 +133,9 @@ pub struct TerritoryHistory {
     pub level: &'static str,
     pub code: String,
     pub filter: Filter,
+    /// `stored`: the scores each run stored; `live` (communes): worked out now from the
+    /// records of the dataset version each run computed on, as of that run's day.
+    pub source: &'static str,
     /// One point per run that changed the territory's scores, oldest first; between two
     /// points the scores stayed as the earlier one says.
     pub points: Vec<HistoryPoint>,
@@ -140,19 +143,18 @@ pub struct TerritoryHistory {
 
 pub async fn history(
     db: &DatabaseConnection,
+    cfg: &ScoresConfig,
     level: Level,
     code: &str,
     filter: Filter,
 ) -> AppResult<TerritoryHistory> {
     check(&filter)?;
-    if !crate::services::scores::STORED_LEVELS.contains(&level) {
-        return Err(AppError::bad_request(
-            "level",
-            "l'historique est tenu pour la nation, les régions, académies, départements et EPCI ; \
-             pour une commune, demandez ses scores à une date avec ?at=",
-        ));
-    }
-    let points = crate::services::scores::history(db, level, code)
+    let source = if crate::services::scores::STORED_LEVELS.contains(&level) {
+        "stored"
+    } else {
+        "live"
+    };
+    let points = crate::services::scores::history(db, cfg, level, code)
         .await?
         .into_iter()
         .map(|p| {
@@ -170,6 +172,7 @@ pub async fn history(
         level: level.as_str(),
         code: code.to_owned(),
         filter,
+        source,
         points,
     })
 }

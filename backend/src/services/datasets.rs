@@ -21,6 +21,7 @@ use crate::{
     domain::{
         catalog::Catalog,
         record::{FieldName, Origin, ProvenanceId, SchoolRecord, StoredValue, should_replace},
+        scores::{self, ProvenanceMap, SchoolFacts, Values},
         text::fold,
         uai::Uai,
     },
@@ -68,6 +69,8 @@ struct MergeContext {
     origins: HashMap<ProvenanceId, Origin>,
     /// The provenance of each millésime of this publication, created up front.
     provenance_ids: HashMap<Option<String>, ProvenanceId>,
+    /// The same provenances as the scores read them, for each school's score facts.
+    scoring: ProvenanceMap,
     version: i32,
 }
 
@@ -76,7 +79,8 @@ struct MergeContext {
 struct ChunkRows {
     /// `[uai, millésime, {field: value}]`
     observations: Vec<(String, String, String)>,
-    schools: Vec<school::Model>,
+    /// Each school's row and its score facts.
+    schools: Vec<(school::Model, String)>,
     /// `[uai, record, changes]`; changes is `null` for a school this version creates.
     revisions: Vec<(String, String, String)>,
     used_provenances: HashSet<ProvenanceId>,
@@ -130,6 +134,7 @@ pub async fn publish<C: ConnectionTrait>(
     }
     let ctx = Arc::new(MergeContext {
         source: publication.source.clone(),
+        scoring: scoring_provenance(&origins),
         origins,
         provenance_ids,
         version,
@@ -222,6 +227,7 @@ pub async fn revert_submission<C: ConnectionTrait>(
         .all(txn)
         .await?;
     let mut current = current_records(txn, merged.iter().map(|r| r.uai.clone())).await?;
+    let scoring = scoring_provenance(&load_origins(txn).await?);
     let json_err = |e: serde_json::Error| DbErr::Custom(e.to_string());
     let mut rows = ChunkRows::default();
     let mut outcome = PublishOutcome::default();
@@ -252,8 +258,13 @@ pub async fn revert_submission<C: ConnectionTrait>(
         }
         outcome.values_changed += changes.len() as u64;
         outcome.schools_changed += 1;
-        rows.schools
-            .push(school_row(&r.uai, &record, version, cur.created_version));
+        rows.schools.push(school_row(
+            &r.uai,
+            &record,
+            version,
+            cur.created_version,
+            &scoring,
+        )?);
         rows.revisions.push((
             r.uai.clone(),
             serde_json::to_string(&record).map_err(json_err)?,
@@ -389,7 +400,8 @@ fn merge_chunk(
             &record,
             ctx.version,
             current.map_or(ctx.version, |s| s.created_version),
-        ));
+            &ctx.scoring,
+        )?);
     }
     Ok(rows)
 }
@@ -505,12 +517,29 @@ async fn insert_provenances<C: ConnectionTrait>(
     Ok(ids)
 }
 
+/// Every provenance as the scores read them.
+fn scoring_provenance(origins: &HashMap<ProvenanceId, Origin>) -> ProvenanceMap {
+    origins
+        .iter()
+        .map(|(id, o)| {
+            (
+                *id,
+                scores::provenance_entry(o.millesime.as_deref(), o.from_contribution),
+            )
+        })
+        .collect()
+}
+
+/// A school's row: what lists and searches read, and its score facts (JSON).
 fn school_row(
     uai: &str,
     record: &SchoolRecord,
     version: i32,
     created_version: i32,
-) -> school::Model {
+    scoring: &ProvenanceMap,
+) -> Result<(school::Model, String), DbErr> {
+    let facts = serde_json::to_string(&SchoolFacts::of(&Values::of_record(record), scoring))
+        .map_err(|e| DbErr::Custom(e.to_string()))?;
     let name = record
         .str("appellation_officielle")
         .or_else(|| record.str("denomination"))
@@ -518,7 +547,7 @@ fn school_row(
         .unwrap_or("")
         .to_owned();
     let s = |f: &str| record.str(f).map(str::to_owned);
-    school::Model {
+    let model = school::Model {
         uai: uai.to_owned(),
         name_folded: fold(&name),
         name,
@@ -533,7 +562,8 @@ fn school_row(
         longitude: record.f64("longitude"),
         version,
         created_version,
-    }
+    };
+    Ok((model, facts))
 }
 
 /// One multi-row `INSERT … VALUES (…), …` with every cell bound: nothing for the database to
@@ -584,6 +614,7 @@ async fn write_rows<C: ConnectionTrait>(
     let Some(rows) = rows else { return Ok(()) };
     let source = V::from(publication.source.clone());
     let import_id = V::from(publication.import_id.unwrap_or(0));
+    let facts_key = V::from(SchoolFacts::key());
     // An unchanged observation keeps the import that first brought it.
     bulk_insert(
         txn,
@@ -623,10 +654,12 @@ async fn write_rows<C: ConnectionTrait>(
             "longitude",
             "version",
             "created_version",
+            "score_facts",
+            "score_facts_key",
         ],
         rows.schools
             .into_iter()
-            .map(|s| {
+            .map(|(s, facts)| {
                 vec![
                     s.uai.into(),
                     s.name.into(),
@@ -642,6 +675,8 @@ async fn write_rows<C: ConnectionTrait>(
                     V::Double(s.longitude),
                     s.version.into(),
                     s.created_version.into(),
+                    facts.into(),
+                    facts_key.clone(),
                 ]
             })
             .collect(),
@@ -650,7 +685,8 @@ async fn write_rows<C: ConnectionTrait>(
          secteur = excluded.secteur, etat = excluded.etat, code_commune = excluded.code_commune, \
          code_departement = excluded.code_departement, code_academie = excluded.code_academie, \
          code_region = excluded.code_region, latitude = excluded.latitude, \
-         longitude = excluded.longitude, version = excluded.version",
+         longitude = excluded.longitude, version = excluded.version, \
+         score_facts = excluded.score_facts, score_facts_key = excluded.score_facts_key",
     )
     .await?;
     let version = V::from(version);

@@ -1,10 +1,12 @@
 //! The scores job and its history: completeness, quality and indicators of every territory,
-//! computed from the published records, stored per run and dataset version.
+//! added up from each school's score facts (worked out from its record when it is published,
+//! see [`SchoolFacts`]), stored per run and dataset version.
 //!
 //! Stored: the nation, régions, académies, départements and EPCIs (about 1,500 territories),
 //! each only when its scores changed since its previous run, so that a nightly run on an
 //! unchanged dataset writes nothing but its run row. Communes (35,000, a few schools each) are
-//! computed on request from the records, current or of a dataset version, in milliseconds.
+//! computed on request from the records, current or of a dataset version, in milliseconds, and
+//! so is their history.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -20,7 +22,7 @@ use crate::{
     config::ScoresConfig,
     db,
     domain::{
-        scores::{self, Context, Cube, Group, ParsedRecord, ProvenanceMap, Values},
+        scores::{self, Context, Cube, Group, ParsedRecord, ProvenanceMap, SchoolFacts},
         territory::Level,
     },
     entities::{
@@ -52,12 +54,20 @@ pub struct Outcome {
     pub territories: u32,
     /// Territories whose scores changed.
     pub written: u32,
+    /// Schools whose stored facts were missing or of other rules, worked out again from
+    /// their records.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub refreshed_facts: u32,
     /// Why nothing was done, for a touched recompute with nothing to do.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<&'static str>,
 }
 
 type Key = (Level, String);
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
 
 /// Every provenance as (as-of date, from a contribution).
 async fn provenance_map<C: ConnectionTrait>(db: &C) -> AppResult<ProvenanceMap> {
@@ -73,17 +83,7 @@ async fn provenance_map<C: ConnectionTrait>(db: &C) -> AppResult<ProvenanceMap> 
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, m, s)| {
-            // A millésime year stands for its last day, as when values are ranked.
-            let as_of = m.map(|m| {
-                if m.len() == 4 {
-                    format!("{m}-12-31")
-                } else {
-                    m
-                }
-            });
-            (id, (as_of, s.is_some()))
-        })
+        .map(|(id, m, s)| (id, scores::provenance_entry(m.as_deref(), s.is_some())))
         .collect())
 }
 
@@ -119,83 +119,205 @@ async fn commune_map<C: ConnectionTrait>(
         .collect())
 }
 
-/// The next batch of published records (as stored JSON) of the selected schools after the
-/// UAI `after`, and the batch's last UAI; `None` at the end.
-async fn fetch_batch<C: ConnectionTrait>(
-    db: &C,
-    select: &Condition,
-    after: Option<&str>,
-) -> AppResult<Option<(Vec<String>, String)>> {
-    let mut q = school::Entity::find()
-        .select_only()
-        .columns([school::Column::Uai, school::Column::Version])
-        .filter(select.clone())
-        .order_by_asc(school::Column::Uai)
-        .limit(BATCH);
-    if let Some(a) = after {
-        q = q.filter(school::Column::Uai.gt(a));
-    }
-    let keys: Vec<(String, i32)> = q.into_tuple().all(db).await?;
-    let Some((last, _)) = keys.last() else {
-        return Ok(None);
-    };
-    let last = last.clone();
-    let versions: BTreeSet<i32> = keys.iter().map(|(_, v)| *v).collect();
-    let wanted: HashSet<(String, i32)> = keys.into_iter().collect();
-    let rows: Vec<(String, i32, String)> = school_revision::Entity::find()
-        .select_only()
-        .columns([
-            school_revision::Column::Uai,
-            school_revision::Column::Version,
-            school_revision::Column::Data,
-        ])
-        .filter(school_revision::Column::Uai.is_in(wanted.iter().map(|(u, _)| u.clone())))
-        .filter(school_revision::Column::Version.is_in(versions))
-        .into_tuple()
-        .all(db)
-        .await?;
-    let data = rows
-        .into_iter()
-        .filter(|(uai, version, _)| wanted.contains(&(uai.clone(), *version)))
-        .map(|(_, _, data)| data)
-        .collect();
-    Ok(Some((data, last)))
+/// A school's territories, as published in its row (the same fields of its record).
+#[derive(Debug, Clone, Default)]
+struct Codes {
+    commune: Option<String>,
+    departement: Option<String>,
+    academie: Option<String>,
+    region: Option<String>,
 }
 
-/// Parses stored records and scores the open schools among them: `f` gets each one's values,
+/// A school as the scores read it: its row, and its stored facts when they were worked out
+/// with the current catalogue and rules.
+struct Row {
+    uai: String,
+    version: i32,
+    codes: Codes,
+    facts: Option<String>,
+}
+
+const ROW_COLUMNS: &str = "uai, version, code_commune, code_departement, code_academie, \
+                           code_region, score_facts_key, score_facts";
+
+fn row_of(r: &sea_orm::QueryResult) -> AppResult<Row> {
+    let key: Option<String> = r.try_get("", "score_facts_key")?;
+    Ok(Row {
+        uai: r.try_get("", "uai")?,
+        version: r.try_get("", "version")?,
+        codes: Codes {
+            commune: r.try_get("", "code_commune")?,
+            departement: r.try_get("", "code_departement")?,
+            academie: r.try_get("", "code_academie")?,
+            region: r.try_get("", "code_region")?,
+        },
+        facts: match key.as_deref() == Some(SchoolFacts::key()) {
+            true => r.try_get("", "score_facts")?,
+            false => None,
+        },
+    })
+}
+
+/// What one school adds to its territories.
+enum Scored {
+    Closed,
+    Open(String, Group),
+    /// No usable stored facts: to be worked out again from the record.
+    Unknown,
+}
+
+fn from_facts(facts: Option<&str>, stale_before: &str) -> Scored {
+    let Some(facts) = facts.and_then(|f| serde_json::from_str::<SchoolFacts>(f).ok()) else {
+        return Scored::Unknown;
+    };
+    match facts.group(stale_before) {
+        Ok(Some(g)) => Scored::Open(facts.group_key().to_owned(), g),
+        Ok(None) => Scored::Closed,
+        Err(_) => Scored::Unknown,
+    }
+}
+
+fn from_record(data: &str, ctx: &Context<'_>) -> Result<Scored, String> {
+    let record: ParsedRecord = serde_json::from_str(data).map_err(|e| e.to_string())?;
+    let facts = SchoolFacts::of(&record.values(), ctx.provenance);
+    Ok(match facts.group(&ctx.stale_before)? {
+        Some(g) => Scored::Open(facts.group_key().to_owned(), g),
+        None => Scored::Closed,
+    })
+}
+
+/// Works out again, from their published records, the facts of schools whose stored facts are
+/// missing (published before facts were kept) or of other rules; stores them — unless the
+/// school was published again meanwhile, whose new row has its own — and scores them. The
+/// number of open schools.
+async fn refresh_facts(
+    db: &DatabaseConnection,
+    rows: Vec<Row>,
+    ctx: &Context<'_>,
+    mut f: impl FnMut(&Codes, &str, &Group),
+) -> AppResult<u32> {
+    let mut open = 0;
+    for chunk in rows.chunks(500) {
+        let records = datasets::current_records(db, chunk.iter().map(|r| r.uai.clone())).await?;
+        let mut updates = Vec::with_capacity(chunk.len());
+        for row in chunk {
+            let Some(record) = records.get(&row.uai) else {
+                continue;
+            };
+            let parsed: ParsedRecord = serde_json::from_str(&record.data).map_err(|e| {
+                AppError::internal(format!("enregistrement de {} illisible : {e}", row.uai))
+            })?;
+            let facts = SchoolFacts::of(&parsed.values(), ctx.provenance);
+            if let Some(g) = facts.group(&ctx.stale_before).map_err(AppError::internal)? {
+                open += 1;
+                f(&row.codes, facts.group_key(), &g);
+            }
+            updates.push(vec![
+                row.uai.clone().into(),
+                row.version.into(),
+                serde_json::to_string(&facts)
+                    .map_err(AppError::internal)?
+                    .into(),
+            ]);
+        }
+        store_facts(db, updates).await?;
+    }
+    Ok(open)
+}
+
+/// `[uai, version, facts]` rows, in one statement per few hundred; a school whose version
+/// moved on is left to its newer facts.
+async fn store_facts(db: &DatabaseConnection, rows: Vec<Vec<sea_orm::Value>>) -> AppResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let backend = db.get_database_backend();
+    let txn = db.begin().await?;
+    for chunk in rows.chunks(300) {
+        let mut n = 0;
+        let mut param = || {
+            n += 1;
+            match backend {
+                sea_orm::DbBackend::Postgres => format!("${n}"),
+                _ => "?".to_owned(),
+            }
+        };
+        let key = param();
+        let tuples: Vec<String> = chunk
+            .iter()
+            .map(|_| format!("({}, {}, {})", param(), param(), param()))
+            .collect();
+        // Both databases name a VALUES list's columns column1, column2…
+        let sql = format!(
+            "UPDATE schools SET score_facts = v.column3, score_facts_key = {key} \
+             FROM (VALUES {}) AS v \
+             WHERE schools.uai = v.column1 AND schools.version = v.column2",
+            tuples.join(", ")
+        );
+        let mut params = vec![sea_orm::Value::from(SchoolFacts::key())];
+        params.extend(chunk.iter().flatten().cloned());
+        txn.execute_raw(Statement::from_sql_and_values(backend, &sql, params))
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Scores every selected school, batch after batch: `f` gets each open one's territories,
 /// group (type × secteur) and counts. The number of open schools.
+async fn score_schools(
+    db: &DatabaseConnection,
+    select: Condition,
+    ctx: &Context<'_>,
+    mut f: impl FnMut(&Codes, &str, &Group),
+) -> AppResult<u32> {
+    use sea_orm::sea_query::{Alias, Expr, Order, Query};
+    let mut after: Option<String> = None;
+    let mut n = 0;
+    loop {
+        let mut q = Query::select();
+        q.expr(Expr::cust(ROW_COLUMNS))
+            .from(school::Entity)
+            .cond_where(select.clone())
+            .order_by(Alias::new("uai"), Order::Asc)
+            .limit(BATCH);
+        if let Some(a) = &after {
+            q.and_where(school::Column::Uai.gt(a.as_str()));
+        }
+        let rows = db.query_all(&q).await?;
+        let Some(last) = rows.last() else {
+            return Ok(n);
+        };
+        after = Some(last.try_get("", "uai")?);
+        let mut unknown = Vec::new();
+        for r in &rows {
+            let row = row_of(r)?;
+            match from_facts(row.facts.as_deref(), &ctx.stale_before) {
+                Scored::Open(group, g) => {
+                    n += 1;
+                    f(&row.codes, &group, &g);
+                }
+                Scored::Closed => {}
+                Scored::Unknown => unknown.push(row),
+            }
+        }
+        n += refresh_facts(db, unknown, ctx, &mut f).await?;
+    }
+}
+
+/// Scores stored records (of any dataset version), their facts worked out on the way. The
+/// number of open schools.
 fn score_records<'r>(
     rows: impl IntoIterator<Item = &'r str>,
     ctx: &Context<'_>,
-    mut f: impl FnMut(&Values<'_>, &str, &Group),
+    mut f: impl FnMut(&str, &Group),
 ) -> Result<u32, String> {
     let mut n = 0;
     for data in rows {
-        let record: ParsedRecord = serde_json::from_str(data).map_err(|e| e.to_string())?;
-        let values = record.values();
-        if !values.is_open() {
-            continue;
+        if let Scored::Open(group, g) = from_record(data, ctx)? {
+            n += 1;
+            f(&group, &g);
         }
-        n += 1;
-        let g = scores::of_values(&values, ctx);
-        f(&values, &scores::group_key(values.kind()), &g);
-    }
-    Ok(n)
-}
-
-/// [`score_records`] over every selected school, batch after batch.
-async fn score_schools<C: ConnectionTrait>(
-    db: &C,
-    select: Condition,
-    ctx: &Context<'_>,
-    mut f: impl FnMut(&Values<'_>, &str, &Group),
-) -> AppResult<u32> {
-    let mut after: Option<String> = None;
-    let mut n = 0;
-    while let Some((rows, last)) = fetch_batch(db, &select, after.as_deref()).await? {
-        after = Some(last);
-        n += score_records(rows.iter().map(String::as_str), ctx, &mut f)
-            .map_err(AppError::internal)?;
     }
     Ok(n)
 }
@@ -231,44 +353,54 @@ fn merge(into: &mut Cubes, from: Cubes) {
     }
 }
 
+type CommuneMap = HashMap<String, (Option<String>, Option<String>)>;
+
 /// What the computing threads share.
 struct Shared {
-    provenance: ProvenanceMap,
-    communes: HashMap<String, (Option<String>, Option<String>)>,
+    communes: CommuneMap,
     stale_before: String,
 }
 
-/// Parses and scores a part of a batch on a blocking thread: one partial set of cubes.
-fn score_part(shared: &Shared, rows: &[String]) -> Result<(Cubes, u32), String> {
-    let ctx = Context {
-        provenance: &shared.provenance,
-        stale_before: shared.stale_before.clone(),
-    };
+/// Scores a chunk of rows from their stored facts on a blocking thread: one partial set of
+/// cubes, the number of open schools, and the rows whose facts must be worked out again.
+fn score_part(shared: &Shared, rows: Vec<Row>) -> (Cubes, u32, Vec<Row>) {
     let mut cubes = Cubes::new();
-    let n = score_records(rows.iter().map(String::as_str), &ctx, |values, group, g| {
-        for (level, code) in places(values, &shared.communes) {
-            add_to(&mut cubes, level, code, group, g);
+    let mut n = 0;
+    let mut unknown = Vec::new();
+    // One buffer for every school of the chunk: no allocation per school.
+    let mut g = Group::default();
+    for row in rows {
+        let facts = row
+            .facts
+            .as_deref()
+            .and_then(|f| serde_json::from_str::<SchoolFacts>(f).ok());
+        match facts.map(|f| (f.group_into(&mut g, &shared.stale_before), f)) {
+            Some((Ok(true), facts)) => {
+                n += 1;
+                for (level, code) in places(&row.codes, &shared.communes) {
+                    add_to(&mut cubes, level, code, facts.group_key(), &g);
+                }
+            }
+            Some((Ok(false), _)) => {}
+            Some((Err(_), _)) | None => unknown.push(row),
         }
-    })?;
-    Ok((cubes, n))
+    }
+    (cubes, n, unknown)
 }
 
 /// The stored territories a school belongs to.
-fn places<'a>(
-    values: &Values<'a>,
-    communes: &'a HashMap<String, (Option<String>, Option<String>)>,
-) -> Vec<(Level, &'a str)> {
+fn places<'a>(codes: &'a Codes, communes: &'a CommuneMap) -> Vec<(Level, &'a str)> {
     let mut out = vec![(Level::National, "FR")];
-    for (level, field) in [
-        (Level::Region, "code_region"),
-        (Level::Academie, "code_academie"),
-        (Level::Departement, "code_departement"),
+    for (level, code) in [
+        (Level::Region, &codes.region),
+        (Level::Academie, &codes.academie),
+        (Level::Departement, &codes.departement),
     ] {
-        if let Some(code) = values.str(field).filter(|c| !c.is_empty()) {
+        if let Some(code) = code.as_deref().filter(|c| !c.is_empty()) {
             out.push((level, code));
         }
     }
-    if let Some((_, Some(epci))) = values.str("code_commune").and_then(|c| communes.get(c)) {
+    if let Some((_, Some(epci))) = codes.commune.as_ref().and_then(|c| communes.get(c)) {
         out.push((Level::Epci, epci.as_str()));
     }
     out
@@ -278,12 +410,12 @@ fn places<'a>(
 fn add_touched(
     cubes: &mut Cubes,
     (only, touched): (Level, &BTreeSet<String>),
-    values: &Values<'_>,
+    codes: &Codes,
     group: &str,
     g: &Group,
-    communes: &HashMap<String, (Option<String>, Option<String>)>,
+    communes: &CommuneMap,
 ) {
-    for (level, code) in places(values, communes) {
+    for (level, code) in places(codes, communes) {
         if level == only && touched.contains(code) {
             add_to(cubes, level, code, group, g);
         }
@@ -404,13 +536,15 @@ async fn write_run(
         schools,
         territories,
         written,
+        refreshed_facts: 0,
         skipped: None,
     })
 }
 
-/// Computes every stored territory's scores from the published records, streamed in one
-/// query and scored in chunks on blocking threads (two at a time, so both cores work while
-/// the database reads on).
+/// Computes every stored territory's scores from the schools' stored facts, streamed in one
+/// query and added up in chunks on blocking threads (two at a time, so both cores work while
+/// the database reads on). Schools without current facts are scored from their records, and
+/// their facts stored for the next run.
 pub async fn recompute_full(db: &DatabaseConnection, cfg: &ScoresConfig) -> AppResult<Outcome> {
     use futures_util::StreamExt;
     use sea_orm::StreamTrait;
@@ -418,27 +552,25 @@ pub async fn recompute_full(db: &DatabaseConnection, cfg: &ScoresConfig) -> AppR
     let started_at = Utc::now();
     let version = datasets::latest_version(db).await?;
     let shared = std::sync::Arc::new(Shared {
-        provenance: provenance_map(db).await?,
         communes: commune_map(db).await?,
         stale_before: stale_before(cfg, started_at),
     });
-    type Part = tokio::task::JoinHandle<Result<(Cubes, u32), String>>;
-    async fn finish(part: Part, cubes: &mut Cubes) -> AppResult<u32> {
-        let (part, n) = part
-            .await
-            .map_err(AppError::internal)?
-            .map_err(AppError::internal)?;
-        merge(cubes, part);
-        Ok(n)
-    }
+    type Part = tokio::task::JoinHandle<(Cubes, u32, Vec<Row>)>;
     let mut cubes = Cubes::new();
     let mut schools = 0;
+    let mut unknown: Vec<Row> = Vec::new();
+    let mut finish = async |part: Part, cubes: &mut Cubes| -> AppResult<()> {
+        let (part, n, mut rest) = part.await.map_err(AppError::internal)?;
+        merge(cubes, part);
+        schools += n;
+        unknown.append(&mut rest);
+        Ok(())
+    };
     let mut pending: std::collections::VecDeque<Part> = Default::default();
     let mut stream = db
         .stream_raw(Statement::from_string(
             db.get_database_backend(),
-            "SELECT r.data AS data FROM schools s JOIN school_revisions r \
-             ON r.uai = s.uai AND r.version = s.version",
+            format!("SELECT {ROW_COLUMNS} FROM schools"),
         ))
         .await?;
     let mut chunk = Vec::with_capacity(CHUNK);
@@ -446,18 +578,18 @@ pub async fn recompute_full(db: &DatabaseConnection, cfg: &ScoresConfig) -> AppR
         let row = stream.next().await;
         let done = row.is_none();
         if let Some(row) = row {
-            chunk.push(row?.try_get::<String>("", "data")?);
+            chunk.push(row_of(&row?)?);
         }
         if chunk.len() == CHUNK || (done && !chunk.is_empty()) {
             if pending.len() == 2
                 && let Some(part) = pending.pop_front()
             {
-                schools += finish(part, &mut cubes).await?;
+                finish(part, &mut cubes).await?;
             }
             let rows = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
             let shared = shared.clone();
             pending.push_back(tokio::task::spawn_blocking(move || {
-                score_part(&shared, &rows)
+                score_part(&shared, rows)
             }));
         }
         if done {
@@ -466,9 +598,23 @@ pub async fn recompute_full(db: &DatabaseConnection, cfg: &ScoresConfig) -> AppR
     }
     drop(stream);
     while let Some(part) = pending.pop_front() {
-        schools += finish(part, &mut cubes).await?;
+        finish(part, &mut cubes).await?;
     }
-    write_run(
+    let refreshed = unknown.len() as u32;
+    if !unknown.is_empty() {
+        let provenance = provenance_map(db).await?;
+        let ctx = Context {
+            provenance: &provenance,
+            stale_before: shared.stale_before.clone(),
+        };
+        schools += refresh_facts(db, unknown, &ctx, |codes, group, g| {
+            for (level, code) in places(codes, &shared.communes) {
+                add_to(&mut cubes, level, code, group, g);
+            }
+        })
+        .await?;
+    }
+    let mut outcome = write_run(
         db,
         "full",
         version,
@@ -477,7 +623,9 @@ pub async fn recompute_full(db: &DatabaseConnection, cfg: &ScoresConfig) -> AppR
         flatten(cubes),
         true,
     )
-    .await
+    .await?;
+    outcome.refreshed_facts = refreshed;
+    Ok(outcome)
 }
 
 /// After merges: recomputes the départements and EPCIs of the schools changed since the
@@ -492,6 +640,7 @@ pub async fn recompute_touched(db: &DatabaseConnection, cfg: &ScoresConfig) -> A
         schools: 0,
         territories: 0,
         written: 0,
+        refreshed_facts: 0,
         skipped: Some(why),
     };
     let Some(last) = score_run::Entity::find()
@@ -592,11 +741,11 @@ pub async fn recompute_touched(db: &DatabaseConnection, cfg: &ScoresConfig) -> A
             db,
             Condition::all().add(school::Column::CodeCommune.is_in(chunk.iter().cloned())),
             &ctx,
-            |values, group, g| {
+            |codes, group, g| {
                 add_touched(
                     &mut fresh,
                     (Level::Epci, &epcis),
-                    values,
+                    codes,
                     group,
                     g,
                     &communes,
@@ -609,11 +758,11 @@ pub async fn recompute_touched(db: &DatabaseConnection, cfg: &ScoresConfig) -> A
         db,
         Condition::all().add(school::Column::CodeDepartement.is_in(departements.iter().cloned())),
         &ctx,
-        |values, group, g| {
+        |codes, group, g| {
             add_touched(
                 &mut fresh,
                 (Level::Departement, &departements),
-                values,
+                codes,
                 group,
                 g,
                 &communes,
@@ -815,29 +964,30 @@ pub async fn live_cube(
     let latest = datasets::latest_version(db).await?;
     let uais = super::completeness::schools_in(db, level, code).await?;
     let mut cube = Cube::default();
-    let mut add = |_: &Values<'_>, group: &str, g: &Group| match cube.groups.get_mut(group) {
+    let mut add = |group: &str, g: &Group| match cube.groups.get_mut(group) {
         Some(existing) => existing.add(g),
         None => {
             cube.groups.insert(group.to_owned(), g.clone());
         }
     };
     for chunk in uais.chunks(500) {
-        let rows: Vec<String> = match version {
+        match version {
+            // An earlier version: its records, facts worked out on the way.
             Some(v) if latest.is_some_and(|l| v < l) => {
-                super::exports::revisions_in(db, v, chunk.to_vec())
-                    .await?
-                    .into_iter()
-                    .map(|(_, data)| data)
-                    .collect()
+                let rows = super::exports::revisions_in(db, v, chunk.to_vec()).await?;
+                score_records(rows.iter().map(|(_, data)| data.as_str()), &ctx, &mut add)
+                    .map_err(AppError::internal)?;
             }
-            _ => datasets::current_records(db, chunk.iter().cloned())
-                .await?
-                .into_values()
-                .map(|r| r.data)
-                .collect(),
-        };
-        score_records(rows.iter().map(String::as_str), &ctx, &mut add)
-            .map_err(AppError::internal)?;
+            _ => {
+                score_schools(
+                    db,
+                    Condition::all().add(school::Column::Uai.is_in(chunk.iter().cloned())),
+                    &ctx,
+                    |_, group, g| add(group, g),
+                )
+                .await?;
+            }
+        }
     }
     Ok((
         Basis {
@@ -859,12 +1009,17 @@ pub struct HistoryPoint {
     pub cube: Cube,
 }
 
-/// A stored territory's scores at each run that changed them, oldest first.
-pub async fn history<C: ConnectionTrait>(
-    db: &C,
+/// A territory's scores at each run that changed them, oldest first: as stored for the
+/// stored levels, worked out from the records for a commune.
+pub async fn history(
+    db: &DatabaseConnection,
+    cfg: &ScoresConfig,
     level: Level,
     code: &str,
 ) -> AppResult<Vec<HistoryPoint>> {
+    if !STORED_LEVELS.contains(&level) {
+        return live_history(db, cfg, level, code).await;
+    }
     let rows = territory_score::Entity::find()
         .filter(territory_score::Column::Level.eq(level.as_str()))
         .filter(territory_score::Column::Code.eq(code))
@@ -885,6 +1040,87 @@ pub async fn history<C: ConnectionTrait>(
                 run: run.clone(),
                 cube: serde_json::from_str(&row.data).map_err(AppError::internal)?,
             });
+        }
+    }
+    Ok(out)
+}
+
+/// A commune's scores at each run, which stores the 35,000 communes' scores in none: worked
+/// out from every revision of its schools, each run seeing the records of the dataset version
+/// it computed on and finding values stale as of its own day — what it would have stored.
+/// Its schools are today's (a school that moved is counted in its current commune).
+async fn live_history(
+    db: &DatabaseConnection,
+    cfg: &ScoresConfig,
+    level: Level,
+    code: &str,
+) -> AppResult<Vec<HistoryPoint>> {
+    let runs = score_run::Entity::find()
+        .order_by_asc(score_run::Column::Id)
+        .all(db)
+        .await?;
+    if runs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let provenance = provenance_map(db).await?;
+    let uais = super::completeness::schools_in(db, level, code).await?;
+    // Every revision of every school, oldest first, as facts.
+    let mut revisions: HashMap<String, Vec<(i32, SchoolFacts)>> = HashMap::new();
+    for chunk in uais.chunks(500) {
+        let rows: Vec<(String, i32, String)> = school_revision::Entity::find()
+            .select_only()
+            .columns([
+                school_revision::Column::Uai,
+                school_revision::Column::Version,
+                school_revision::Column::Data,
+            ])
+            .filter(school_revision::Column::Uai.is_in(chunk.iter().cloned()))
+            .order_by_asc(school_revision::Column::Version)
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (uai, version, data) in rows {
+            let record: ParsedRecord = serde_json::from_str(&data).map_err(|e| {
+                AppError::internal(format!(
+                    "enregistrement de {uai} (v{version}) illisible : {e}"
+                ))
+            })?;
+            let facts = SchoolFacts::of(&record.values(), &provenance);
+            revisions.entry(uai).or_default().push((version, facts));
+        }
+    }
+    let mut out: Vec<HistoryPoint> = Vec::new();
+    let mut previous: Option<(i32, String)> = None;
+    let mut scratch = Group::default();
+    for run in runs {
+        let version = run.dataset_version.unwrap_or(0);
+        let stale = stale_before(cfg, run.started_at);
+        // The same version seen on the same day: the same scores.
+        let key = (version, stale);
+        if previous.as_ref() == Some(&key) {
+            continue;
+        }
+        let mut cube = Cube::default();
+        for list in revisions.values() {
+            let Some((_, facts)) = list.iter().rev().find(|(v, _)| *v <= version) else {
+                continue;
+            };
+            if facts
+                .group_into(&mut scratch, &key.1)
+                .map_err(AppError::internal)?
+            {
+                match cube.groups.get_mut(facts.group_key()) {
+                    Some(g) => g.add(&scratch),
+                    None => {
+                        cube.groups
+                            .insert(facts.group_key().to_owned(), scratch.clone());
+                    }
+                }
+            }
+        }
+        previous = Some(key);
+        if out.last().is_none_or(|p| p.cube != cube) {
+            out.push(HistoryPoint { run, cube });
         }
     }
     Ok(out)

@@ -352,16 +352,53 @@ async fn merges_update_the_touched_territories_and_history_keeps_each_run() {
         points[1]["filled"].as_u64().unwrap(),
         points[0]["filled"].as_u64().unwrap() + 1
     );
-    // A commune is computed on request, at a version too.
+    // A commune is computed on request, at a version too, and so is its history.
+    let code = after_commune(&app, &uai).await;
     let commune = app
         .get(&format!(
-            "/api/v1/territories/commune/{}/completeness?field=nb_terminaux&at=v{v1}",
-            after_commune(&app, &uai).await
+            "/api/v1/territories/commune/{code}/completeness?field=nb_terminaux&at=v{v1}"
         ))
         .await
         .json();
     assert_eq!(commune["basis"]["source"], "live");
     assert_eq!(commune["version"], v1);
+    let commune_now = app
+        .get(&format!(
+            "/api/v1/territories/commune/{code}/completeness?field=nb_terminaux"
+        ))
+        .await
+        .json();
+    assert_eq!(filled(&commune_now), filled(&commune) + 1);
+    let history = app
+        .get(&format!(
+            "/api/v1/territories/commune/{code}/completeness/history?field=nb_terminaux"
+        ))
+        .await
+        .json();
+    assert_eq!(history["source"], "live");
+    let points = history["points"].as_array().unwrap();
+    assert_eq!(
+        points.len(),
+        2,
+        "the first run and the run after the merge: {history}"
+    );
+    assert_eq!(points[0]["dataset_version"], v1);
+    assert_eq!(points[1]["dataset_version"], v2);
+    assert_eq!(
+        points[0]["filled"],
+        field(&commune, "nb_terminaux").unwrap()["filled"]
+    );
+    assert_eq!(
+        points[1]["filled"],
+        field(&commune_now, "nb_terminaux").unwrap()["filled"]
+    );
+    let csv = app
+        .get(&format!(
+            "/api/v1/territories/commune/{code}/completeness/history?field=nb_terminaux&format=csv"
+        ))
+        .await
+        .text();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
 
     // Quality sees the broken rule and the invalid value.
     let quality = app
@@ -388,9 +425,6 @@ async fn merges_update_the_touched_territories_and_history_keeps_each_run() {
     // recompute: it finds nothing to write.
     let full = run(&app.state, "completeness").await;
     assert_eq!(full["written"], 0, "{full}");
-    app.get("/api/v1/territories/commune/35238/completeness/history")
-        .await
-        .assert_status(StatusCode::BAD_REQUEST);
     app.get("/api/v1/territories/departement/35/completeness?at=hier")
         .await
         .assert_status(StatusCode::BAD_REQUEST);
@@ -503,4 +537,66 @@ async fn the_missing_list_is_restricted_to_what_a_collectivite_can_fill() {
     app.get("/api/v1/territories/departement/35/missing?field=inconnu")
         .await
         .assert_status(StatusCode::BAD_REQUEST);
+}
+
+/// Each school's score facts are worked out when it is published; facts missing (a school
+/// published before they were kept), of other rules or unreadable are worked out again from
+/// the record by the next full recompute, which stores them and finds the same scores.
+#[tokio::test]
+async fn score_facts_are_kept_at_publication_and_worked_out_again_when_stale() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = seeded(|_| {}).await;
+    let db = &app.state.db;
+    let count = async |sql: &str| -> i64 {
+        let row = db
+            .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get_by_index::<i64>(0).unwrap()
+    };
+    let key = ecarto::domain::scores::SchoolFacts::key();
+    let total = count("SELECT COUNT(*) FROM schools").await;
+    assert!(total > 100);
+    let current = format!("SELECT COUNT(*) FROM schools WHERE score_facts_key = '{key}'");
+    assert_eq!(
+        count(&current).await,
+        total,
+        "every published school has its facts"
+    );
+    let first = run(&app.state, "completeness").await;
+    assert!(first.get("refreshed_facts").is_none(), "{first}");
+    let before = app
+        .get("/api/v1/territories/national/completeness")
+        .await
+        .json();
+
+    let missing = count("SELECT COUNT(*) FROM schools WHERE code_departement = '35'").await;
+    let other = count("SELECT COUNT(*) FROM schools WHERE code_departement = '29'").await;
+    for sql in [
+        "UPDATE schools SET score_facts = NULL, score_facts_key = NULL \
+         WHERE code_departement = '35'",
+        "UPDATE schools SET score_facts_key = 'ancien' WHERE code_departement = '29'",
+        "UPDATE schools SET score_facts = '{\"g\": \"ecole|public\"}' \
+         WHERE uai IN (SELECT uai FROM schools \
+         WHERE code_departement NOT IN ('35', '29') LIMIT 3)",
+    ] {
+        db.execute_unprepared(sql).await.unwrap();
+    }
+    let again = run(&app.state, "completeness").await;
+    assert_eq!(
+        again["refreshed_facts"].as_i64().unwrap(),
+        missing + other + 3,
+        "{again}"
+    );
+    assert_eq!(again["written"], 0, "the same scores: {again}");
+    assert_eq!(count(&current).await, total, "the facts are stored again");
+    let third = run(&app.state, "completeness").await;
+    assert!(third.get("refreshed_facts").is_none(), "{third}");
+    assert_eq!(
+        app.get("/api/v1/territories/national/completeness")
+            .await
+            .json()["by_field"],
+        before["by_field"]
+    );
 }
