@@ -91,6 +91,19 @@ impl TestApp {
         Self::with_config(|_| {}).await
     }
 
+    /// As `with_config`, with the territory reference and the bundled sample of real schools
+    /// loaded, as a first start of `serve` has them.
+    pub async fn with_sample(adjust: impl FnOnce(&mut Config)) -> Self {
+        let app = Self::with_config(adjust).await;
+        ecarto::services::territories::ensure_loaded(&app.state.db)
+            .await
+            .expect("territories");
+        ecarto::services::seed::sample_if_empty(&app.state.db)
+            .await
+            .expect("sample");
+        app
+    }
+
     /// As `new`, with the configuration adjusted first (limits, thresholds…).
     pub async fn with_config(adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");

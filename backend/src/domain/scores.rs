@@ -1058,6 +1058,27 @@ impl Filter {
                 ),
             ));
         }
+        // The group keys: the catalogue's codes, and what a school without one counts as.
+        for (param, field, fallback, value) in [
+            ("type", "type_etablissement", "autre", &self.school_type),
+            ("secteur", "secteur", "inconnu", &self.secteur),
+        ] {
+            let mut allowed: Vec<&str> = catalog
+                .field(field)
+                .map(|f| f.allowed.clone())
+                .unwrap_or_default();
+            if !allowed.contains(&fallback) {
+                allowed.push(fallback);
+            }
+            if let Some(v) = value
+                && !allowed.contains(&v.as_str())
+            {
+                return Err((
+                    param,
+                    format!("« {v} » inconnu : attendu {}", allowed.join(", ")),
+                ));
+            }
+        }
         Ok(())
     }
 

@@ -22,6 +22,7 @@ mod schemas;
 mod schools;
 mod submissions;
 mod territories;
+mod territory_page;
 pub(crate) mod validate;
 
 pub fn router(state: AppState) -> Router {
@@ -34,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .merge(datasets::router())
         .merge(exports::router())
         .merge(territories::router())
+        .merge(territory_page::router())
         .merge(harvest::router())
         .merge(schemas::router())
         .merge(validate::router())

@@ -725,13 +725,7 @@ async fn dcat_catalogue_describes_the_dataset_and_its_distributions() {
 /// still carry it (it once went out empty).
 #[tokio::test]
 async fn every_export_names_each_school_by_its_uai() {
-    let app = TestApp::new().await;
-    ecarto::services::territories::ensure_loaded(&app.state.db)
-        .await
-        .unwrap();
-    ecarto::services::seed::sample_if_empty(&app.state.db)
-        .await
-        .unwrap();
+    let app = TestApp::with_sample(|_| {}).await;
     let csv = app.get("/api/v1/exports/schools.csv").await.text();
     let mut lines = csv.lines();
     let header = lines.next().unwrap();

@@ -13,7 +13,7 @@ use axum::{
     response::IntoResponse,
     routing::get,
 };
-use ecarto::{jobs, services::territories};
+use ecarto::jobs;
 use ecarto_tests::TestApp;
 use serde_json::{Value, json};
 
@@ -87,15 +87,11 @@ fn status_of(source: &Value) -> &str {
 
 #[tokio::test]
 async fn registered_files_become_submissions_when_they_change() {
-    let app = TestApp::with_config(|c| {
+    let app = TestApp::with_sample(|c| {
         c.harvest.allow_private = true;
         c.harvest.max_bytes = 1024 * 1024;
     })
     .await;
-    territories::ensure_loaded(&app.state.db).await.unwrap();
-    ecarto::services::seed::sample_if_empty(&app.state.db)
-        .await
-        .unwrap();
     let school = app
         .get("/api/v1/territories/departement/35/missing?type=college&secteur=public")
         .await

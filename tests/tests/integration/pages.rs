@@ -71,3 +71,90 @@ async fn an_agent_checks_a_file_from_the_documentation_page() {
     assert!(report.contains("ne figure pas dans l'annuaire"), "{report}");
     assert!(report.contains("préférez le format AAAA-MM-JJ"), "{report}");
 }
+
+/// A rate as the page writes it: `87,3 %`.
+fn percent(rate: &Value) -> String {
+    format!("{:.1} %", rate.as_f64().unwrap() * 100.0).replace('.', ",")
+}
+
+/// A collectivité's agent goes from the home page down to their département's scores, filters
+/// them to collèges, and finds the numbers the API gives, with the list of missing values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_reads_the_scores_of_their_departement_down_from_the_nation() {
+    let app = TestApp::with_sample(|_| {}).await;
+    let run = ecarto::jobs::run_now(&app.state, "completeness", "cli")
+        .await
+        .unwrap();
+    assert_eq!(run.status, "succeeded");
+    let base = app.serve().await;
+    let browser = Browser::start().await;
+
+    browser.goto(&base).await;
+    let link = browser.find("a[href='/territoires']").await;
+    browser.click(&link).await;
+    let national = browser
+        .wait_for_text("Indicateurs de l'état des lieux")
+        .await;
+    let api = app
+        .get("/api/v1/territories/national/completeness")
+        .await
+        .json();
+    assert!(
+        national.contains(&percent(&api["total"]["rate"])),
+        "{national}"
+    );
+    let region = browser.find("a[href='/territoires/region/53']").await;
+    browser.click(&region).await;
+    browser.wait_for_text("Bretagne – Région").await;
+    let departement = browser.find("a[href='/territoires/departement/35']").await;
+    browser.click(&departement).await;
+    let page = browser.wait_for_text("Ille-et-Vilaine – Département").await;
+    assert!(page.contains("Région Bretagne"), "the way back up: {page}");
+
+    // Collèges only, through the page's form.
+    browser
+        .script(
+            "document.querySelector('select[name=type]').value = arguments[0];",
+            json!(["college"]),
+        )
+        .await;
+    let submit = browser.find("form button[type=submit]").await;
+    browser.click(&submit).await;
+    let page = browser.wait_for_text("retenus par le filtre").await;
+    assert!(browser.url().await.contains("type=college"));
+    let api = app
+        .get("/api/v1/territories/departement/35/completeness?type=college")
+        .await
+        .json();
+    let total = &api["total"];
+    assert!(
+        page.contains(&format!(
+            "{} valeurs renseignées sur {} attendues",
+            total["filled"], total["expected"]
+        )),
+        "{page}"
+    );
+    assert!(page.contains(&format!("{} établissements ouverts", api["schools"])));
+    let terminaux = api["by_field"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field"] == "nb_terminaux")
+        .unwrap();
+    let missing = terminaux["expected"].as_u64().unwrap() - terminaux["filled"].as_u64().unwrap();
+    assert!(missing > 0);
+    // The to-do list of that field, for collèges, as the page links it.
+    let href =
+        "/api/v1/territories/departement/35/missing?field=nb_terminaux&type=college&format=csv";
+    let csv_link = browser.find(&format!("a[href='{href}']")).await;
+    let label = browser
+        .script(
+            "return document.querySelector(`a[href='${arguments[0]}']`).innerText;",
+            json!([href]),
+        )
+        .await;
+    assert_eq!(label, format!("{missing} (CSV)"), "{csv_link}");
+    let csv = app.get(href).await.text();
+    assert_eq!(csv.lines().count() as u64, missing + 1, "{csv}");
+    assert!(page.contains("Évolution") && page.contains("Qualité"));
+}

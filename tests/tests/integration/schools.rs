@@ -336,13 +336,7 @@ async fn field_catalogue_is_served() {
 /// school's published values.
 #[tokio::test]
 async fn a_school_states_its_completeness_against_what_is_expected_of_it() {
-    let app = TestApp::new().await;
-    ecarto::services::territories::ensure_loaded(&app.state.db)
-        .await
-        .unwrap();
-    ecarto::services::seed::sample_if_empty(&app.state.db)
-        .await
-        .unwrap();
+    let app = TestApp::with_sample(|_| {}).await;
     let catalogue =
         std::fs::read_to_string(ecarto_tests::repo_root().join("backend/catalog/fields.csv"))
             .unwrap();

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use axum::http::{Method, StatusCode};
-use ecarto::{app::AppState, jobs, services::territories};
+use ecarto::{app::AppState, jobs};
 use ecarto_tests::TestApp;
 use serde_json::{Value, json};
 
@@ -40,12 +40,7 @@ fn raw(path: &str) -> Vec<Row> {
 }
 
 async fn seeded(adjust: impl FnOnce(&mut ecarto::config::Config)) -> TestApp {
-    let app = TestApp::with_config(adjust).await;
-    territories::ensure_loaded(&app.state.db).await.unwrap();
-    ecarto::services::seed::sample_if_empty(&app.state.db)
-        .await
-        .unwrap();
-    app
+    TestApp::with_sample(adjust).await
 }
 
 async fn run(state: &AppState, job: &str) -> Value {
@@ -599,4 +594,48 @@ async fn score_facts_are_kept_at_publication_and_worked_out_again_when_stale() {
             .json()["by_field"],
         before["by_field"]
     );
+}
+
+/// A filter naming no real type, secteur, theme or field is a clear 400, page and API alike.
+#[tokio::test]
+async fn unknown_filters_are_named_in_the_error() {
+    let app = seeded(|_| {}).await;
+    for (path, pointer) in [
+        (
+            "/api/v1/territories/departement/35/completeness?type=licorne",
+            "type",
+        ),
+        (
+            "/api/v1/territories/departement/35/quality?secteur=mixte",
+            "secteur",
+        ),
+        (
+            "/api/v1/territories/national/indicators?theme=cantine",
+            "theme",
+        ),
+        (
+            "/api/v1/territories/departement/35/missing?field=nb_licornes",
+            "field",
+        ),
+        ("/territoires/departement/35?type=licorne", "type"),
+    ] {
+        let res = app.get(path).await;
+        res.assert_status(StatusCode::BAD_REQUEST);
+        let body = res.json();
+        assert_eq!(body["errors"][0]["pointer"], pointer, "{path}: {body}");
+    }
+    let body = app
+        .get("/api/v1/territories/national/completeness?type=licorne")
+        .await
+        .json();
+    assert!(
+        body["errors"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ecole, college, lycee, erea, autre"),
+        "{body}"
+    );
+    app.get("/api/v1/territories/national/completeness?secteur=inconnu&type=autre")
+        .await
+        .assert_status(StatusCode::OK);
 }

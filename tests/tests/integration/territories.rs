@@ -904,11 +904,7 @@ async fn territory_endpoint_parents_children_and_counts() {
 /// export and the catalogue file — another path through the same published values.
 #[tokio::test]
 async fn a_departement_completeness_matches_a_count_from_the_export() {
-    let app = TestApp::new().await;
-    territories::ensure_loaded(&app.state.db).await.unwrap();
-    ecarto::services::seed::sample_if_empty(&app.state.db)
-        .await
-        .unwrap();
+    let app = TestApp::with_sample(|_| {}).await;
     let catalogue =
         std::fs::read_to_string(ecarto_tests::repo_root().join("backend/catalog/fields.csv"))
             .unwrap();
