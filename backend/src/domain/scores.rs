@@ -728,7 +728,7 @@ pub fn provenance_entry(
 /// few hundred bytes per school instead of parsing its whole record. Freshness depends on the
 /// day of the run, so each value's date is kept instead.
 ///
-/// Stored as compact JSON (about 170 bytes): one character per catalogue position, per rule
+/// Stored as compact JSON (about 230 bytes): one character per catalogue position, per rule
 /// and per indicator, and the few indicator terms that are not 0 or 1.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SchoolFacts {

@@ -1,5 +1,8 @@
 use sea_orm::entity::prelude::*;
 
+/// The table also holds `score_facts` and `score_facts_key` (see
+/// `domain::scores::SchoolFacts`), written with the row by the publication and read by the
+/// scores job in plain SQL: left out of the entity so that lists and searches do not read them.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "schools")]
 pub struct Model {

@@ -88,9 +88,7 @@ async fn provenance_map<C: ConnectionTrait>(db: &C) -> AppResult<ProvenanceMap> 
 }
 
 /// Commune → (its parent commune for a municipal arrondissement, its EPCI).
-async fn commune_map<C: ConnectionTrait>(
-    db: &C,
-) -> AppResult<HashMap<String, (Option<String>, Option<String>)>> {
+async fn commune_map<C: ConnectionTrait>(db: &C) -> AppResult<CommuneMap> {
     let rows: Vec<(String, Option<String>, Option<String>)> = commune::Entity::find()
         .select_only()
         .columns([
