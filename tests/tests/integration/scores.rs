@@ -540,7 +540,7 @@ async fn the_missing_list_is_restricted_to_what_a_collectivite_can_fill() {
 #[tokio::test]
 async fn score_facts_are_kept_at_publication_and_worked_out_again_when_stale() {
     use sea_orm::{ConnectionTrait, Statement};
-    let app = seeded(|_| {}).await;
+    let app = seeded(|c| c.scores.debounce = chrono::Duration::zero()).await;
     let db = &app.state.db;
     let count = async |sql: &str| -> i64 {
         let row = db
@@ -594,6 +594,35 @@ async fn score_facts_are_kept_at_publication_and_worked_out_again_when_stale() {
             .json()["by_field"],
         before["by_field"]
     );
+
+    // The recompute after a merge works out the facts it lacks as well, and agrees with a
+    // full recompute.
+    db.execute_unprepared("UPDATE schools SET score_facts = NULL WHERE code_departement = '35'")
+        .await
+        .unwrap();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT uai FROM schools WHERE code_departement = '35' \
+             AND type_etablissement = 'college' AND secteur = 'public' ORDER BY uai",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let uai: String = row.try_get_by_index(0).unwrap();
+    app.publish(
+        "etic",
+        Some("2026"),
+        vec![(uai.as_str(), vec![("nb_terminaux", json!(33))])],
+    )
+    .await;
+    let touched = run(&app.state, "completeness_touched").await;
+    assert_eq!(touched["scope"], "touched", "{touched}");
+    assert!(touched["written"].as_i64().unwrap() > 0, "{touched}");
+    assert_eq!(count(&current).await, total, "the facts are stored again");
+    let full = run(&app.state, "completeness").await;
+    assert_eq!(full["written"], 0, "{full}");
+    assert!(full.get("refreshed_facts").is_none(), "{full}");
 }
 
 /// A filter naming no real type, secteur, theme or field is a clear 400, page and API alike.
