@@ -311,21 +311,14 @@ async fn render(
             f.score.rate.unwrap_or(0.0),
         );
         if missing > 0 {
-            let _ = write!(
-                o,
-                "<a href=\"{api}/missing?field={}{}{}&amp;format=csv\">{missing} (CSV)</a>",
-                f.field,
-                if filter.school_type.is_some() {
-                    "&amp;type="
-                } else {
-                    ""
-                },
-                filter
-                    .school_type
-                    .as_deref()
-                    .map(escape)
-                    .unwrap_or_default(),
-            );
+            // The same schools as the count: the field, and the filter's type and secteur.
+            let mut link = format!("{api}/missing?field={}", f.field);
+            for (k, v) in [("type", &filter.school_type), ("secteur", &filter.secteur)] {
+                if let Some(v) = v {
+                    let _ = write!(link, "&amp;{k}={}", escape(v));
+                }
+            }
+            let _ = write!(o, "<a href=\"{link}&amp;format=csv\">{missing} (CSV)</a>");
         } else {
             o.push('0');
         }
