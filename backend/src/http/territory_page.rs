@@ -293,7 +293,10 @@ async fn render(
     }
     o.push_str("</table>");
     o.push_str(
-        "<table id=\"par-champ\"><caption>Par champ attendu</caption><tr><th>Champ</th>\
+        "<p>Chaque lien « à compléter » donne la liste des établissements auxquels la valeur \
+         manque (CSV, une ligne par établissement). Connecté au nom d'une collectivité ou d'une \
+         académie, la liste ne garde que les établissements pour lesquels elle peut contribuer.\
+         </p><table id=\"par-champ\"><caption>Par champ attendu</caption><tr><th>Champ</th>\
          <th>Thème</th><th>Renseignées</th><th>Attendues</th><th>Taux</th><th></th>\
          <th>Établissements à compléter</th></tr>",
     );
