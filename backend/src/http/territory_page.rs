@@ -192,10 +192,16 @@ async fn render(
     };
     let at = At::parse(q.at.as_deref())?;
     let place = (level, code);
-    let done = completeness::view(db, cfg, place, filter.clone(), at, scores::completeness).await?;
-    let quality = completeness::view(db, cfg, place, filter.clone(), at, scores::quality).await?;
-    let indicators =
-        completeness::view(db, cfg, place, filter.clone(), at, scores::indicators).await?;
+    // The territory's counts read once, for the three views.
+    let read = |cube: &scores::Cube, f: &Filter| {
+        (
+            scores::completeness(cube, f),
+            scores::quality(cube, f),
+            scores::indicators(cube, f),
+        )
+    };
+    let all = completeness::view(db, cfg, place, filter.clone(), at, read).await?;
+    let (completeness_view, quality, indicators) = &all.scores;
     let history = completeness::history(db, cfg, level, code, filter.clone()).await?;
     let api = api(level, code);
     let filter_query = query_of(&filter);
@@ -230,19 +236,19 @@ async fn render(
         "<h1>{}</h1><p>{} établissements ouverts{}. Scores {} sur la version {} du jeu publié, \
          calculés le {}.</p>",
         escape(&title),
-        done.scores.schools,
+        completeness_view.schools,
         if filter_query.is_empty() {
             ""
         } else {
             " retenus par le filtre"
         },
-        if done.basis.source == "stored" {
+        if all.basis.source == "stored" {
             "du calcul planifié"
         } else {
             "calculés à la demande"
         },
-        done.version.map_or("–".to_owned(), |v| v.to_string()),
-        done.basis.computed_at.format("%d/%m/%Y à %H:%M UTC"),
+        all.version.map_or("–".to_owned(), |v| v.to_string()),
+        all.basis.computed_at.format("%d/%m/%Y à %H:%M UTC"),
     );
 
     // The filter, as a plain GET form: the page's address says what it shows.
@@ -269,7 +275,7 @@ async fn render(
     o.push_str("<button type=\"submit\">Afficher</button></form>");
 
     // Completeness.
-    let total = &done.scores.total;
+    let total = &completeness_view.total;
     let _ = write!(
         o,
         "<h2 id=\"completude\">Complétude</h2><p class=\"big\"><strong>{}</strong> : {} valeurs \
@@ -283,7 +289,7 @@ async fn render(
         "<table><caption>Par thème</caption><tr><th>Thème</th><th>Renseignées</th>\
          <th>Attendues</th><th>Taux</th></tr>",
     );
-    for (theme, s) in &done.scores.by_theme {
+    for (theme, s) in &completeness_view.by_theme {
         let _ = write!(
             o,
             "<tr><td>{}</td>{}</tr>",
@@ -300,7 +306,11 @@ async fn render(
          <th>Thème</th><th>Renseignées</th><th>Attendues</th><th>Taux</th><th></th>\
          <th>Établissements à compléter</th></tr>",
     );
-    for f in done.scores.by_field.iter().filter(|f| f.score.expected > 0) {
+    for f in completeness_view
+        .by_field
+        .iter()
+        .filter(|f| f.score.expected > 0)
+    {
         let label = catalog.field(f.field).map_or(f.field, |c| c.label_fr);
         let missing = f.score.expected - f.score.filled;
         let _ = write!(
@@ -328,13 +338,13 @@ async fn render(
         o.push_str("</td></tr>");
     }
     o.push_str("</table>");
-    if !done.scores.coverage.is_empty() {
+    if !completeness_view.coverage.is_empty() {
         o.push_str(
             "<table><caption>Données facultatives : jamais « manquantes », leur couverture\
              </caption><tr><th>Champ</th><th>Établissements qui l'ont</th><th>Sur</th>\
              <th>Couverture</th></tr>",
         );
-        for c in &done.scores.coverage {
+        for c in &completeness_view.coverage {
             let label = catalog.field(c.field).map_or(c.field, |f| f.label_fr);
             let _ = write!(
                 o,
@@ -370,7 +380,6 @@ async fn render(
     }
 
     // Quality.
-    let qv = &quality.scores;
     o.push_str(
         "<h2 id=\"qualite\">Qualité</h2><table><tr><th></th><th>Nombre</th><th>Sur</th>\
          <th>Part</th></tr>",
@@ -378,20 +387,20 @@ async fn render(
     for (label, s) in [
         (
             "Valeurs invalides (hors des règles du catalogue)",
-            &qv.invalid,
+            &quality.invalid,
         ),
         (
             "Valeurs anciennes (datées d'avant la limite de fraîcheur)",
-            &qv.stale,
+            &quality.stale,
         ),
-        ("Valeurs non datées par leur source", &qv.undated),
+        ("Valeurs non datées par leur source", &quality.undated),
         (
             "Établissements incohérents (règles entre champs)",
-            &qv.inconsistent,
+            &quality.inconsistent,
         ),
         (
             "Établissements ayant reçu une contribution",
-            &qv.contributed,
+            &quality.contributed,
         ),
     ] {
         let _ = write!(
@@ -409,7 +418,7 @@ async fn render(
         "<h2 id=\"indicateurs\">Indicateurs de l'état des lieux</h2><table><tr><th>Indicateur\
          </th><th>Valeur</th><th>Réponses</th><th>Attendues</th><th>n.c.</th></tr>",
     );
-    for i in &indicators.scores.indicators {
+    for i in &indicators.indicators {
         let value = match (i.kind, i.value.value) {
             (_, None) => "–".to_owned(),
             ("share", Some(v)) => percent(Some(v)),
