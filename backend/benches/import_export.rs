@@ -14,51 +14,32 @@ use std::{path::PathBuf, time::Instant};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use ecarto::{
-    bench_support::{BenchBackends, mib, peak_rss_bytes, run_child},
+    bench_support::{
+        self, BenchBackends, SyntheticAnnuaire, mib, peak_rss_bytes, run_child, synthetic_annuaire,
+    },
     db,
     domain::export::ExportFormat,
     importers::ImportKind,
-    reference::territories::TerritoryReference,
-    services::{demo, exports, imports, territories},
-    synthetic,
+    services::{exports, imports, territories},
 };
 
 const SEED: u64 = 2018;
 
 fn main() {
-    let schools = std::env::args()
-        .skip_while(|a| a != "--schools")
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(65_000usize);
-    if let Ok(phase) = std::env::var("ECARTO_BENCH_PHASE") {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(child(&phase));
-        return;
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(parent(schools));
+    bench_support::main(parent, |phase| async move { child(&phase).await });
 }
 
 async fn parent(schools: usize) {
-    let dir = tempfile_dir();
-    let file = dir.join("annuaire-synthetique.csv");
     let started = Instant::now();
-    let reference = TerritoryReference::bundled().expect("bundled territories");
-    let seeds = demo::commune_seeds(&reference);
-    let mut bytes = Vec::new();
-    synthetic::write_annuaire(&mut bytes, &seeds, schools, SEED).expect("generate");
-    std::fs::write(&file, &bytes).expect("write synthetic file");
+    let SyntheticAnnuaire {
+        dir,
+        file,
+        communes,
+        bytes,
+    } = synthetic_annuaire("import", schools, SEED);
     println!(
-        "synthetic annuaire: {schools} schools over {} communes, {} , generated in {:.2} s",
-        seeds.len(),
-        mib(bytes.len() as u64),
+        "synthetic annuaire: {schools} schools over {communes} communes, {} , generated in {:.2} s",
+        mib(bytes),
         started.elapsed().as_secs_f64()
     );
 
@@ -140,10 +121,4 @@ async fn child(phase: &str) {
         }
         other => panic!("unknown phase {other}"),
     }
-}
-
-fn tempfile_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ecarto-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
 }

@@ -20,14 +20,15 @@ use std::{
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use ecarto::{
-    bench_support::{BenchBackends, mib, peak_rss_bytes, run_child},
+    bench_support::{
+        self, BenchBackends, SyntheticAnnuaire, mib, peak_rss_bytes, run_child, synthetic_annuaire,
+    },
     config::ScoresConfig,
     db,
     domain::{catalog::Catalog, export::ExportFormat, territory::Level},
     entities::school,
     importers::ImportKind,
-    reference::territories::TerritoryReference,
-    services::{demo, exports, imports, scores, territories},
+    services::{exports, imports, scores, territories},
     synthetic,
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -35,30 +36,11 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 const SEED: u64 = 2018;
 
 fn main() {
-    let schools = std::env::args()
-        .skip_while(|a| a != "--schools")
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(65_000usize);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    match std::env::var("ECARTO_BENCH_PHASE") {
-        Ok(phase) => rt.block_on(child(&phase)),
-        Err(_) => rt.block_on(parent(schools)),
-    }
+    bench_support::main(parent, |phase| async move { child(&phase).await });
 }
 
 async fn parent(schools: usize) {
-    let dir = std::env::temp_dir().join(format!("ecarto-bench-scores-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let file = dir.join("annuaire-synthetique.csv");
-    let reference = TerritoryReference::bundled().expect("bundled territories");
-    let seeds = demo::commune_seeds(&reference);
-    let mut bytes = Vec::new();
-    synthetic::write_annuaire(&mut bytes, &seeds, schools, SEED).expect("generate");
-    std::fs::write(&file, &bytes).expect("write synthetic file");
+    let SyntheticAnnuaire { dir, file, .. } = synthetic_annuaire("scores", schools, SEED);
     println!("synthetic dataset: {schools} schools (annuaire + ETIC 2018 with gaps)");
 
     let backends = BenchBackends::new(&dir, "ecarto_bench_scores").await;

@@ -1,5 +1,5 @@
-//! Support for the benchmarks (import and export of a national-scale dataset): what the
-//! process costs in memory, as the kernel measures it.
+//! Support for the benchmarks (import, export and scores of a national-scale dataset): their
+//! entry point, their synthetic input, child processes, and what each costs in memory.
 
 /// The process's peak resident memory in bytes (`VmHWM` of `/proc/self/status`), or `None`
 /// where procfs is not available (not Linux).
@@ -115,6 +115,55 @@ impl BenchBackends {
                 ))
                 .await;
         }
+    }
+}
+
+/// A benchmark binary's entry point: the parent (`-- --schools N`, 65,000 by default) runs
+/// its phases in child processes; a child (`ECARTO_BENCH_PHASE` set) runs the one it is given.
+pub fn main<P, C>(parent: impl FnOnce(usize) -> P, child: impl FnOnce(String) -> C)
+where
+    P: std::future::Future<Output = ()>,
+    C: std::future::Future<Output = ()>,
+{
+    let schools = std::env::args()
+        .skip_while(|a| a != "--schools")
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(65_000usize);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    match std::env::var("ECARTO_BENCH_PHASE") {
+        Ok(phase) => rt.block_on(child(phase)),
+        Err(_) => rt.block_on(parent(schools)),
+    }
+}
+
+/// The deterministic synthetic annuaire a benchmark starts from, written to a folder of its
+/// own under the temporary directory.
+pub struct SyntheticAnnuaire {
+    pub dir: std::path::PathBuf,
+    pub file: std::path::PathBuf,
+    pub communes: usize,
+    pub bytes: u64,
+}
+
+pub fn synthetic_annuaire(bench: &str, schools: usize, seed: u64) -> SyntheticAnnuaire {
+    let dir = std::env::temp_dir().join(format!("ecarto-bench-{bench}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("annuaire-synthetique.csv");
+    let reference =
+        crate::reference::territories::TerritoryReference::bundled().expect("bundled territories");
+    let seeds = crate::services::demo::commune_seeds(&reference);
+    let mut bytes = Vec::new();
+    crate::synthetic::write_annuaire(&mut bytes, &seeds, schools, seed).expect("generate");
+    std::fs::write(&file, &bytes).expect("write synthetic file");
+    SyntheticAnnuaire {
+        dir,
+        file,
+        communes: seeds.len(),
+        bytes: bytes.len() as u64,
     }
 }
 
