@@ -454,6 +454,39 @@ async fn latest_hashes<C: ConnectionTrait>(db: &C) -> AppResult<HashMap<Key, Str
     Ok(out)
 }
 
+/// The latest stored scores of every territory of one level, in one query.
+async fn latest_cubes<C: ConnectionTrait>(
+    db: &C,
+    level: Level,
+) -> AppResult<HashMap<String, Cube>> {
+    let backend = db.get_database_backend();
+    let (a, b) = match backend {
+        sea_orm::DbBackend::Postgres => ("$1", "$2"),
+        _ => ("?", "?"),
+    };
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "SELECT t.code, t.data FROM territory_scores t \
+                 JOIN (SELECT code, MAX(run_id) AS run_id FROM territory_scores \
+                       WHERE level = {a} GROUP BY code) m \
+                 ON m.code = t.code AND m.run_id = t.run_id WHERE t.level = {b}"
+            ),
+            [level.as_str().into(), level.as_str().into()],
+        ))
+        .await?;
+    let mut out = HashMap::new();
+    for row in rows {
+        let data: String = row.try_get("", "data")?;
+        out.insert(
+            row.try_get("", "code")?,
+            serde_json::from_str(&data).map_err(AppError::internal)?,
+        );
+    }
+    Ok(out)
+}
+
 fn hash_of(data: &str) -> String {
     hex::encode(&Sha256::digest(data.as_bytes())[..16])
 }
@@ -771,14 +804,12 @@ pub async fn recompute_touched(db: &DatabaseConnection, cfg: &ScoresConfig) -> A
     let mut cubes = flatten(fresh);
     // The upper levels as sums of every département: the touched ones just computed, the
     // others as last stored.
+    let mut stored = latest_cubes(db, Level::Departement).await?;
     let mut by_departement: HashMap<String, Cube> = HashMap::new();
     for d in parent_of.keys() {
         let cube = match cubes.get(&(Level::Departement, d.clone())) {
             Some(c) => c.clone(),
-            None => stored_cube(db, Level::Departement, d, None)
-                .await?
-                .map(|(_, c)| c)
-                .unwrap_or_default(),
+            None => stored.remove(d).unwrap_or_default(),
         };
         by_departement.insert(d.clone(), cube);
     }
