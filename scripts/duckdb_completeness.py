@@ -1,6 +1,6 @@
 """The completeness table of the scores benchmark, computed independently with DuckDB from the
 open-data CSV export: filled and expected values per département, school type, secteur and
-field, with the catalogue's expected_for rules.
+field, with the catalogue's expected_for rules, over the annuaire's open schools.
 
 usage: duckdb_completeness.py EXPORT_CSV FIELDS_CSV RUST_TABLE_CSV
 Prints the time of the computation, then compares with the table the Rust job wrote."""
@@ -23,9 +23,11 @@ def expected_sql(rule: str) -> str:
         "prive": "secteur = 'prive'",
         "etic": etic,
         "none": "FALSE",
-    }.get(rule) or "type_etablissement IN ({})".format(
-        ",".join(f"'{t}'" for t in rule.split(","))
-    )
+    }.get(rule) or (
+        # A cité scolaire (types_etablissement collège|lycée) is expected each type's fields.
+        "(type_etablissement IN ({types}) OR list_has_any("
+        "string_split(coalesce(types_etablissement, ''), '|'), [{types}]))"
+    ).format(types=",".join(f"'{t}'" for t in rule.split(",")))
 
 
 def main() -> None:
@@ -47,7 +49,8 @@ def main() -> None:
     con = duckdb.connect()
     con.execute(
         f"CREATE TEMP TABLE schools AS SELECT * FROM read_csv('{export}', delim=';', header=true, "
-        "all_varchar=true) WHERE etat IS NULL OR etat <> 'ferme'"
+        "all_varchar=true) WHERE presence_annuaire = 'present' "
+        "AND (etat IS NULL OR etat NOT IN ('ferme', 'a_ouvrir'))"
     )
     rows = con.execute(" UNION ALL ".join(parts)).fetchall()
     secs = time.perf_counter() - started

@@ -207,6 +207,10 @@ enum Command {
         /// The file to write.
         #[arg(long)]
         out: PathBuf,
+        /// Also the schools the annuaire does not list (absent from its latest import, or
+        /// never listed); by default the export is the official list.
+        #[arg(long)]
+        include_absent: bool,
     },
 }
 
@@ -251,11 +255,19 @@ enum DemoCommand {
 enum ImportCommand {
     /// The ministry's annuaire de l'éducation (both schemas) or its "adresse et géolocalisation
     /// des établissements" file.
+    ///
+    /// The annuaire is the official list: schools of the départements, types and secteurs a
+    /// file covers that it no longer lists are marked absent (kept, out of completeness,
+    /// lists and exports by default).
     Annuaire {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Marks absent the schools a file does not list even when it looks partial (cut
+        /// short, rows rejected, or without more than a tenth of the schools it covers).
+        #[arg(long)]
+        confirm_absences: bool,
     },
-    /// The ETIC survey, second degree.
+    /// The ETIC survey (first or second degree, any millésime).
     Etic {
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -352,6 +364,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                     println!("  {line}");
                 }
             }
+            if let Some(schools) = imports::schools_awaiting_the_annuaire(&state.db).await? {
+                println!(
+                    "Attention : {schools} établissements publiés avant la liste officielle                      (migration 14) n'ont pas encore de présence dans l'annuaire et ne sont                      comptés nulle part ; réimportez le dernier annuaire de chaque département                      (`ecarto import annuaire …`) pour la leur donner."
+                );
+            }
             if let Some(link) =
                 ecarto::services::auth::bootstrap_link(&state.db, &state.config.public_base_url)
                     .await?
@@ -383,11 +400,15 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Command::Import(cmd) => {
             let state = AppState::start(config).await?;
             return match cmd {
-                ImportCommand::Annuaire { files } => {
-                    import_files(&state, ImportKind::Annuaire, &files).await
+                ImportCommand::Annuaire {
+                    files,
+                    confirm_absences,
+                } => {
+                    let options = imports::ImportOptions { confirm_absences };
+                    import_files(&state, ImportKind::Annuaire, &files, options).await
                 }
                 ImportCommand::Etic { files } => {
-                    import_files(&state, ImportKind::Etic, &files).await
+                    import_files(&state, ImportKind::Etic, &files, Default::default()).await
                 }
                 ImportCommand::Report { id, json } => print_import_report(&state, id, json).await,
                 ImportCommand::Territories { dir, bundle } => {
@@ -499,9 +520,10 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             format,
             version,
             out,
+            include_absent,
         } => {
             let state = AppState::start(config).await?;
-            export(&state, format, version, &out).await?;
+            export(&state, format, version, include_absent, &out).await?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -598,6 +620,7 @@ async fn import_files(
     state: &AppState,
     kind: ImportKind,
     files: &[PathBuf],
+    options: imports::ImportOptions,
 ) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let mut any_usable = false;
     for path in files {
@@ -620,8 +643,15 @@ async fn import_files(
                 bar.set_message("publication…");
             }
         };
-        let outcome =
-            imports::import_file_with_progress(&state.db, kind, &name, &bytes, &mut progress).await;
+        let outcome = imports::import_file_with_progress(
+            &state.db,
+            kind,
+            &name,
+            &bytes,
+            options,
+            &mut progress,
+        )
+        .await;
         bar.finish_and_clear();
         let outcome = outcome?;
         any_usable |= outcome.report.is_usable();
@@ -685,12 +715,14 @@ async fn export(
     state: &AppState,
     format: ecarto::domain::export::ExportFormat,
     version: Option<i32>,
+    include_absent: bool,
     out: &std::path::Path,
 ) -> Result<(), Box<dyn std::error::Error>> {
     use ecarto::{bench_support, services::exports};
 
     let started = std::time::Instant::now();
-    let snapshot = exports::snapshot(&state.db, version).await?;
+    let mut snapshot = exports::snapshot(&state.db, version).await?;
+    snapshot.include_absent = include_absent;
     let summary = exports::write_file(state.db.clone(), snapshot, format, out).await?;
     let secs = started.elapsed().as_secs_f64();
     eprintln!(

@@ -16,6 +16,7 @@ mod m20261201_000010_job_runs;
 mod m20261201_000011_scores;
 mod m20261201_000012_harvest;
 mod m20261201_000013_score_facts;
+mod m20261203_000014_annuaire_presence;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_scores::Migration),
             Box::new(m20261201_000012_harvest::Migration),
             Box::new(m20261201_000013_score_facts::Migration),
+            Box::new(m20261203_000014_annuaire_presence::Migration),
         ]
     }
 }

@@ -82,6 +82,45 @@ pub fn shared_data(rel: &str) -> PathBuf {
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// A `;`-separated file of `../shared/data` as rows of `{header: trimmed cell}`, read here
+/// rather than through the importers, so that tests can count from the raw files.
+pub fn raw_rows(rel: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let text = std::fs::read_to_string(shared_data(rel)).expect("shared data file");
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let headers = reader.headers().expect("header line").clone();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.expect("a CSV record");
+            headers
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.to_owned(), v.trim().to_owned()))
+                .collect()
+        })
+        .collect()
+}
+
+/// Runs a job now, as `ecarto jobs run` does, and returns its counts; it must succeed.
+pub async fn run_job(state: &ecarto::app::AppState, job: &str) -> Value {
+    let r = ecarto::jobs::run_now(state, job, "cli")
+        .await
+        .expect("the job runs");
+    assert_eq!(r.status, "succeeded", "{job}: {:?}", r.error);
+    r.counts
+}
+
+/// One field's row of a completeness answer (`by_field`).
+pub fn field_score<'a>(scores: &'a Value, name: &str) -> Option<&'a Value> {
+    scores["by_field"]
+        .as_array()
+        .expect("by_field")
+        .iter()
+        .find(|f| f["field"] == name)
+}
+
 pub fn is_postgres() -> bool {
     std::env::var("DATABASE_URL").is_ok_and(|u| u.starts_with("postgres"))
 }
@@ -152,7 +191,9 @@ impl TestApp {
         }
     }
 
-    /// Publishes values as an import of `source` would, in one transaction.
+    /// Publishes values as an import of `source` would, in one transaction. Schools
+    /// published as `annuaire` are listed in it (`presence_annuaire`), as an annuaire import
+    /// lists the schools it brings, unless the values say otherwise.
     pub async fn publish(
         &self,
         source: &str,
@@ -161,10 +202,16 @@ impl TestApp {
     ) -> PublishOutcome {
         let observations = rows
             .into_iter()
-            .map(|(uai, values)| SchoolObservation {
-                uai: Uai::parse(uai).expect("valid UAI in test data"),
-                millesime: millesime.map(str::to_owned),
-                values,
+            .map(|(uai, mut values)| {
+                if source == "annuaire" && !values.iter().any(|(f, _)| *f == "presence_annuaire") {
+                    values.push(("presence_annuaire", Value::from("present")));
+                }
+                SchoolObservation {
+                    uai: Uai::parse(uai).expect("valid UAI in test data"),
+                    millesime: millesime.map(str::to_owned),
+                    values,
+                    raw: Vec::new(),
+                }
             })
             .collect();
         let publication = Publication {

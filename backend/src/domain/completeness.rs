@@ -20,6 +20,9 @@ pub struct SchoolKind<'a> {
     pub secteur: Option<&'a str>,
     /// The annuaire's `ministere_tutelle`.
     pub ministere: Option<&'a str>,
+    /// `types_etablissement`: every type of a multi-line school (a cité scolaire is a collège
+    /// and a lycée), each expected its type's fields.
+    pub types: Option<&'a [Value]>,
 }
 
 impl<'a> SchoolKind<'a> {
@@ -28,9 +31,24 @@ impl<'a> SchoolKind<'a> {
             school_type: record.str("type_etablissement"),
             secteur: record.str("secteur"),
             ministere: record.str("ministere_tutelle"),
+            types: record
+                .get("types_etablissement")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice),
         }
     }
 }
+
+/// Whether a school counts in the official denominator of completeness, quality and
+/// indicators: the annuaire's open schools. A school the annuaire does not list (absent from
+/// its latest import, or never listed: known from ETIC only) keeps its values and its page,
+/// but is expected nothing; nor is a closed school, nor one not open yet.
+pub fn is_counted(presence_annuaire: Option<&str>, etat: Option<&str>) -> bool {
+    presence_annuaire == Some("present") && !matches!(etat, Some("ferme" | "a_ouvrir"))
+}
+
+/// The `etat` values of schools that count nowhere even when listed.
+pub const NOT_OPEN: [&str; 2] = ["ferme", "a_ouvrir"];
 
 pub fn is_expected(field: &Field, school: SchoolKind<'_>) -> bool {
     Expectations::of(school).expects(field)
@@ -41,6 +59,7 @@ pub fn is_expected(field: &Field, school: SchoolKind<'_>) -> bool {
 #[derive(Debug, Clone, Copy)]
 pub struct Expectations<'a> {
     school_type: Option<&'a str>,
+    types: Option<&'a [Value]>,
     public: bool,
     prive: bool,
     etic: bool,
@@ -51,6 +70,7 @@ impl<'a> Expectations<'a> {
         let public = school.secteur == Some("public");
         Self {
             school_type: school.school_type,
+            types: school.types,
             public,
             prive: school.secteur == Some("prive"),
             etic: public
@@ -72,9 +92,13 @@ impl<'a> Expectations<'a> {
             ExpectedFor::Public => self.public,
             ExpectedFor::Prive => self.prive,
             ExpectedFor::None => false,
-            ExpectedFor::Types(types) => self
-                .school_type
-                .is_some_and(|t| types.iter().any(|x| x == t)),
+            ExpectedFor::Types(types) => {
+                let of_type = |t: &str| types.iter().any(|x| x == t);
+                self.school_type.is_some_and(of_type)
+                    || self
+                        .types
+                        .is_some_and(|all| all.iter().filter_map(Value::as_str).any(of_type))
+            }
             ExpectedFor::Etic => self.etic,
         }
     }
@@ -154,7 +178,32 @@ mod tests {
             school_type: Some(t),
             secteur: Some(secteur),
             ministere,
+            types: None,
         }
+    }
+
+    #[test]
+    fn a_cite_scolaire_is_expected_the_fields_of_each_of_its_types() {
+        let segpa = field("segpa");
+        let voie = field("voie_generale");
+        let types = [Value::from("college"), Value::from("lycee")];
+        let cite = SchoolKind {
+            types: Some(&types),
+            ..kind("lycee", "public", None)
+        };
+        assert!(is_expected(segpa, cite) && is_expected(voie, cite));
+        assert!(!is_expected(segpa, kind("lycee", "public", None)));
+    }
+
+    #[test]
+    fn only_the_annuaires_open_schools_count() {
+        assert!(is_counted(Some("present"), Some("ouvert")));
+        assert!(is_counted(Some("present"), Some("a_fermer")));
+        assert!(is_counted(Some("present"), None));
+        assert!(!is_counted(Some("present"), Some("ferme")));
+        assert!(!is_counted(Some("present"), Some("a_ouvrir")));
+        assert!(!is_counted(Some("absent"), Some("ouvert")));
+        assert!(!is_counted(None, Some("ouvert")));
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub const DATASET_TITLE: &str =
 /// Bumped whenever the bytes written for one published version change (layout, quoting,
 /// wrapper members): the ETag of version N promises identical bytes, so a new layout must give
 /// a new ETag even though the data did not change.
-const EXPORT_LAYOUT_REVISION: u32 = 1;
+const EXPORT_LAYOUT_REVISION: u32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ExportFormat {
@@ -376,12 +376,18 @@ fn catalogue_fingerprint(hasher: &mut Sha256) {
 /// A published version never changes, so its export is fully determined by the format, the
 /// version number, the moment it was published (which tells two databases' version 3 apart),
 /// the catalogue's columns and the export layout: none of them needs reading a school.
-pub fn etag(format: ExportFormat, version: i32, published_at: Option<&str>) -> String {
+pub fn etag(
+    format: ExportFormat,
+    version: i32,
+    published_at: Option<&str>,
+    include_absent: bool,
+) -> String {
     let mut h = Sha256::new();
     h.update(format!(
-        "ecarto-export/{EXPORT_LAYOUT_REVISION}/{}/{version}/{}",
+        "ecarto-export/{EXPORT_LAYOUT_REVISION}/{}/{version}/{}{}",
         format.extension(),
-        published_at.unwrap_or("")
+        published_at.unwrap_or(""),
+        if include_absent { "/avec-absents" } else { "" }
     ));
     catalogue_fingerprint(&mut h);
     let digest = h.finalize();
@@ -464,11 +470,13 @@ mod tests {
     }
 
     #[test]
-    fn etags_depend_on_format_and_version_only() {
-        let a = etag(ExportFormat::Csv, 3, Some("2026-01-01T00:00:00Z"));
-        assert_eq!(a, etag(ExportFormat::Csv, 3, Some("2026-01-01T00:00:00Z")));
-        assert_ne!(a, etag(ExportFormat::Json, 3, Some("2026-01-01T00:00:00Z")));
-        assert_ne!(a, etag(ExportFormat::Csv, 4, Some("2026-01-01T00:00:00Z")));
+    fn etags_depend_on_format_version_and_absent_schools_only() {
+        let t = Some("2026-01-01T00:00:00Z");
+        let a = etag(ExportFormat::Csv, 3, t, false);
+        assert_eq!(a, etag(ExportFormat::Csv, 3, t, false));
+        assert_ne!(a, etag(ExportFormat::Json, 3, t, false));
+        assert_ne!(a, etag(ExportFormat::Csv, 4, t, false));
+        assert_ne!(a, etag(ExportFormat::Csv, 3, t, true));
         assert!(a.starts_with('"') && a.ends_with('"') && a.len() == 34);
         assert!(if_none_match(&a, &a));
         assert!(if_none_match(&format!("\"x\", W/{a}"), &a));

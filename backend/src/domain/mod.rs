@@ -11,3 +11,4 @@ pub mod territory;
 pub mod text;
 pub mod uai;
 pub mod values;
+pub mod vocabulary;

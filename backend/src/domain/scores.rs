@@ -100,9 +100,10 @@ impl<'a> Values<'a> {
         self.get(field).and_then(Value::as_str)
     }
 
-    /// A closed school is expected nothing.
+    /// Whether the school counts at all: listed in the annuaire and open
+    /// ([`super::completeness::is_counted`]).
     pub fn is_open(&self) -> bool {
-        self.str("etat") != Some("ferme")
+        super::completeness::is_counted(self.str("presence_annuaire"), self.str("etat"))
     }
 
     pub fn kind(&self) -> SchoolKind<'a> {
@@ -110,6 +111,10 @@ impl<'a> Values<'a> {
             school_type: self.str("type_etablissement"),
             secteur: self.str("secteur"),
             ministere: self.str("ministere_tutelle"),
+            types: self
+                .get("types_etablissement")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice),
         }
     }
 }
@@ -732,7 +737,8 @@ pub fn provenance_entry(
 /// and per indicator, and the few indicator terms that are not 0 or 1.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SchoolFacts {
-    /// A closed school is expected nothing and counts nowhere.
+    /// A school out of the official denominator (closed, not open yet, not in the annuaire)
+    /// is expected nothing and counts nowhere.
     #[serde(rename = "x", default, skip_serializing_if = "std::ops::Not::not")]
     closed: bool,
     /// Type × secteur, as [`group_key`].
@@ -774,7 +780,7 @@ const FACT_SLOT: u32 = 32;
 
 /// Bumped whenever what [`SchoolFacts::of`] works out changes (rules, indicators, validity),
 /// so that stored facts are worked out again; a change of the catalogue is seen on its own.
-const FACTS_FORMAT: u32 = 2;
+const FACTS_FORMAT: u32 = 3;
 
 impl SchoolFacts {
     /// The catalogue and scoring rules facts are worked out with: stored facts with another
@@ -1535,8 +1541,29 @@ impl<'de> Deserialize<'de> for Cube {
 mod tests {
     use super::*;
 
+    /// A school of the annuaire (listed unless the record says otherwise).
     fn record(json: &str) -> ParsedRecord {
-        serde_json::from_str(json).expect("record")
+        let mut map: serde_json::Map<String, Value> = serde_json::from_str(json).expect("record");
+        map.entry("presence_annuaire")
+            .or_insert_with(|| serde_json::json!(["present", 3]));
+        serde_json::from_value(Value::Object(map)).expect("record")
+    }
+
+    #[test]
+    fn a_school_the_annuaire_does_not_list_counts_nowhere() {
+        let p = provenances();
+        for json in [
+            r#"{"presence_annuaire": ["absent", 1], "type_etablissement": ["ecole", 1]}"#,
+            r#"{"etat": ["a_ouvrir", 1], "type_etablissement": ["ecole", 1]}"#,
+        ] {
+            let facts = SchoolFacts::of(&record(json).values(), &p);
+            assert!(!facts.is_open(), "{json}");
+        }
+        let never_listed: ParsedRecord =
+            serde_json::from_str(r#"{"type_etablissement": ["ecole", 1]}"#).expect("record");
+        assert!(!SchoolFacts::of(&never_listed.values(), &p).is_open());
+        let listed = record(r#"{"type_etablissement": ["ecole", 1]}"#);
+        assert!(SchoolFacts::of(&listed.values(), &p).is_open());
     }
 
     fn ctx(p: &ProvenanceMap) -> Context<'_> {

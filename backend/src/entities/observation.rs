@@ -14,6 +14,10 @@ pub struct Model {
     /// `{field: value}` as read from the source.
     #[sea_orm(column_type = "Text")]
     pub data: String,
+    /// `{field: spelling}`: how the source wrote a coded value it wrote otherwise than the
+    /// catalogue's code, and the codes no known spelling matches (absent from `data`).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub raw: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -21,6 +21,10 @@ pub struct Model {
     pub code_region: Option<String>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
+    /// The record's `presence_annuaire`: `present` when the latest annuaire import covering
+    /// the school lists it, `absent` when it no longer does, none when never listed. Only
+    /// `present` schools are in the official denominator, lists and exports by default.
+    pub presence_annuaire: Option<String>,
     /// The dataset version that last changed this school: its `school_revisions` row of that
     /// version holds the published record.
     pub version: i32,

@@ -30,6 +30,8 @@ pub fn router() -> Router<AppState> {
 #[derive(Deserialize)]
 struct ExportQuery {
     version: Option<String>,
+    /// `absent`: also the schools the annuaire does not list.
+    include: Option<String>,
 }
 
 type ExportParams = Result<Query<ExportQuery>, QueryRejection>;
@@ -61,7 +63,13 @@ async fn export(
         None | Some("") => None,
         Some(raw) => Some(exports::parse_version(raw)?),
     };
-    let snapshot = exports::snapshot(&state.db, requested).await?;
+    let include_absent = match query.include.as_deref().map(str::trim) {
+        None | Some("") => false,
+        Some(raw) => crate::services::schools::parse_include(raw)
+            .map_err(|e| AppError::bad_request("include", e))?,
+    };
+    let mut snapshot = exports::snapshot(&state.db, requested).await?;
+    snapshot.include_absent = include_absent;
     let etag = snapshot.etag(format);
     // An explicit version never changes; "the latest" must be revalidated, which the ETag
     // makes a cheap 304.

@@ -267,14 +267,20 @@ pub fn document(base_url: &str) -> Value {
         "Numéro de version du jeu de données (par défaut : la dernière)",
         json!({"type": "integer", "minimum": 1}),
     );
+    let include_param = param(
+        "include",
+        "query",
+        "absent : aussi les établissements que l'annuaire ne liste pas (absents de son dernier import, ou jamais listés : connus d'une autre source seulement)",
+        json!({"type": "string", "enum": ["absent"]}),
+    );
     let export = |media: &str, description: &str| {
         json!({
             "get": {
                 "tags": ["exports"],
                 "summary": description,
-                "parameters": [version_param.clone()],
+                "parameters": [version_param.clone(), include_param.clone()],
                 "responses": {
-                    "200": {"description": "Le fichier, en flux ; ETag stable pour une version donnée", "content": {media: {}}},
+                    "200": {"description": "Le fichier, en flux ; ETag stable pour une version donnée. Par défaut, la liste officielle : les établissements que l'annuaire liste à cette version", "content": {media: {}}},
                     "304": {"description": "Inchangé (If-None-Match)"},
                     "400": {"description": "Version invalide"},
                     "404": {"description": "Version inconnue"}
@@ -306,6 +312,7 @@ pub fn document(base_url: &str) -> Value {
                     param("type", "query", "Type d'établissement", json!({"type": "string", "enum": catalog.field("type_etablissement").map(|f| f.allowed.clone()).unwrap_or_default()})),
                     param("secteur", "query", "Secteur", json!({"type": "string", "enum": ["public", "prive"]})),
                     param("q", "query", "Recherche dans le nom, sans tenir compte de la casse ni des accents, ou début de code UAI", json!({"type": "string"})),
+                    include_param.clone(),
                     param("page", "query", "Page (à partir de 1)", json!({"type": "integer", "minimum": 1})),
                     param("per_page", "query", "Résultats par page (1 à 500, 50 par défaut)", json!({"type": "integer", "minimum": 1, "maximum": 500}))
                 ],
@@ -400,7 +407,8 @@ pub fn document(base_url: &str) -> Value {
                 "uai": {"type": "string"}, "name": {"type": "string"}, "type_etablissement": {"type": ["string", "null"]},
                 "secteur": {"type": ["string", "null"]}, "etat": {"type": ["string", "null"]}, "code_commune": {"type": ["string", "null"]},
                 "code_departement": {"type": ["string", "null"]}, "code_academie": {"type": ["string", "null"]}, "code_region": {"type": ["string", "null"]},
-                "latitude": {"type": ["number", "null"]}, "longitude": {"type": ["number", "null"]}
+                "latitude": {"type": ["number", "null"]}, "longitude": {"type": ["number", "null"]},
+                "presence_annuaire": {"type": ["string", "null"], "enum": ["present", "absent", null], "description": "present : dans l'annuaire ; absent : un import de l'annuaire ne le liste plus ; null : jamais listé"}
             }},
             "SchoolPage": {"type": "object", "properties": {
                 "total": {"type": "integer"}, "page": {"type": "integer"}, "per_page": {"type": "integer"},
@@ -413,14 +421,23 @@ pub fn document(base_url: &str) -> Value {
             }},
             "SchoolDetail": {"type": "object", "properties": {
                 "uai": {"type": "string"}, "name": {"type": "string"}, "version": {"type": "integer"}, "created_version": {"type": "integer"},
-                "themes": {"type": "object", "description": "thème → champ → {value, label, provenance}", "additionalProperties": {"type": "object", "additionalProperties": {
-                    "type": "object", "properties": {"value": {}, "label": {"type": "string"}, "provenance": {"$ref": "#/components/schemas/Provenance"}}
+                "annuaire": {"type": "object", "description": "L'établissement figure-t-il dans la liste officielle (l'annuaire de l'éducation) ? Un établissement qu'elle ne liste pas est conservé, hors complétude, listes et exports par défaut", "properties": {
+                    "presence": {"type": ["string", "null"], "enum": ["present", "absent", null]},
+                    "import_id": {"type": ["integer", "null"], "description": "L'import qui l'a listé, ou le premier qui ne l'a plus listé"},
+                    "as_of": {"type": ["string", "null"], "description": "La date de l'annuaire qui l'a dit"},
+                    "counted": {"type": "boolean", "description": "Compté dans la complétude, la qualité et les indicateurs (listé et ouvert)"},
+                    "message": {"type": "string"}
+                }},
+                "themes": {"type": "object", "description": "thème → champ → {value, label, provenance, raw}", "additionalProperties": {"type": "object", "additionalProperties": {
+                    "type": "object", "properties": {"value": {}, "label": {"type": "string"}, "provenance": {"$ref": "#/components/schemas/Provenance"}, "raw": {"type": "string", "description": "La valeur telle que la source l'a écrite, quand elle diffère du code du catalogue (ex. 50OuPlus pour 50_plus)"}}
                 }}},
                 "history": {"type": "array", "description": "Les valeurs publiées auparavant, la plus récente d'abord : champ, valeur, provenance, version qui l'a remplacée", "items": {"type": "object", "properties": {
                     "field": {"type": "string"}, "value": {}, "provenance": {"$ref": "#/components/schemas/Provenance"}, "replaced_in_version": {"type": "integer"}
                 }}},
                 "other_observations": {"type": "array", "description": "Ce qu'une source a dit et qui n'est pas publié (millésime antérieur, valeur d'une source de rang inférieur)", "items": {"type": "object", "properties": {
-                    "source": {"type": "string"}, "millesime": {"type": "string"}, "import_id": {"type": "integer"}, "values": {"type": "object"}
+                    "source": {"type": "string"}, "millesime": {"type": "string"}, "import_id": {"type": "integer"}, "values": {"type": "object"},
+                    "raw": {"type": "object", "description": "champ → valeur telle qu'écrite par la source, quand elle diffère du code"},
+                    "unrecognised": {"type": "object", "description": "champ → code qu'aucune orthographe connue ne reconnaît : conservé tel quel, non publié"}
                 }}},
                 "completeness": {"type": "object", "description": "Valeurs renseignées / attendues (selon expected_for du catalogue), en tout et par thème, et les champs attendus encore vides", "properties": {
                     "total": {"$ref": "#/components/schemas/Score"},

@@ -18,30 +18,34 @@
 //! - `adresse` joins `Adresse_1`, `Adresse_2` and `Adresse_3` with `, `;
 //! - the millésime of an annuaire row is its `date_maj_ligne`; the géolocalisation file has no
 //!   date, so its values only fill gaps left by a dated annuaire (`domain::record`);
-//! - some establishments span several lines of the annuaire with one UAI
-//!   (`etablissement_multi_lignes`): the first line is kept, the others are reported.
+//! - one UAI on several lines (`etablissement_multi_lignes`: a lycée with a general and a
+//!   vocational track, a collège with an annexe, a cité scolaire that is a collège and a
+//!   lycée) is one school, its lines merged (see [`merge_lines`]), and the report says so;
+//! - the annuaire is the official list of schools: an import says which schools are listed
+//!   ([`Register`]), and `services::imports` marks `absent` the schools of the covered
+//!   départements, types and secteurs that the file no longer lists.
 
-use std::collections::{HashMap, hash_map::Entry};
+use std::collections::{BTreeSet, HashMap, hash_map::Entry};
+
+use serde_json::Value;
 
 use super::{
-    Format, derived, detect, each_row, etic,
+    Format, RowValues, derived, detect, each_row, etic,
     input::Input,
     mapping::{Columns, Mapping, Rule, map},
     read_values,
-    report::ImportReport,
+    report::{ImportReport, MergedSchool},
     resolve_format, row_uai,
 };
 use crate::{
-    domain::values::{iso_date, parse_date},
+    domain::{
+        catalog::{Catalog, FieldType},
+        text::fold,
+        uai::Uai,
+        values::{iso_date, parse_date},
+    },
     services::datasets::SchoolObservation,
 };
-
-const EDUCATION_PRIORITAIRE: &[(&str, &str)] = &[
-    ("REP", "rep"),
-    ("REP+", "rep_plus"),
-    ("REP PLUS", "rep_plus"),
-    ("HORS REP", "hors_rep"),
-];
 
 pub static ANNUAIRE: &[Mapping] = &[
     map("appellation_officielle", &["Nom_etablissement"], Rule::Cell),
@@ -81,7 +85,7 @@ pub static ANNUAIRE: &[Mapping] = &[
     map(
         "education_prioritaire",
         &["Appartenance_Education_Prioritaire"],
-        Rule::Exact(EDUCATION_PRIORITAIRE),
+        Rule::Vocabulary,
     ),
     map("section_arts", &["Section_arts"], Rule::Cell),
     map("section_cinema", &["Section_cinema"], Rule::Cell),
@@ -94,6 +98,20 @@ pub static ANNUAIRE: &[Mapping] = &[
     ),
     map("section_europeenne", &["Section_europeenne"], Rule::Cell),
     map("ministere_tutelle", &["ministere_tutelle"], Rule::Cell),
+    map("voie_generale", &["Voie_generale"], Rule::Cell),
+    map("voie_technologique", &["Voie_technologique"], Rule::Cell),
+    map(
+        "voie_professionnelle",
+        &["Voie_professionnelle"],
+        Rule::Cell,
+    ),
+    map("segpa", &["Segpa"], Rule::Cell),
+    map("apprentissage", &["Apprentissage"], Rule::Cell),
+    map("ulis", &["ULIS"], Rule::Cell),
+    map("post_bac", &["Post_BAC"], Rule::Cell),
+    map("lycee_des_metiers", &["Lycee_des_metiers"], Rule::Cell),
+    map("ecole_maternelle", &["Ecole_maternelle"], Rule::Cell),
+    map("ecole_elementaire", &["Ecole_elementaire"], Rule::Cell),
 ];
 
 pub static GEOLOCALISATION: &[Mapping] = &[
@@ -161,11 +179,234 @@ pub static GEOLOCALISATION_FORMAT: Format = Format {
 
 const MILLESIME_COLUMN: &str = "date_maj_ligne";
 
+/// What an annuaire file vouches for as the official list: the schools it lists, within the
+/// départements, types and secteurs it covers. A file may be an extract (one département, the
+/// écoles only): a school is marked absent only by a file that covers its kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Register {
+    /// (département, type, secteur) of the listed schools, as published.
+    pub scope: BTreeSet<ScopeKey>,
+    /// The date the file speaks of: its latest `date_maj_ligne`, `None` when undated.
+    pub as_of: Option<String>,
+}
+
+/// A part of what a register covers: département, type and secteur, each as published.
+pub type ScopeKey = (Option<String>, Option<String>, Option<String>);
+
+/// The scope key of a school's values.
+pub fn scope_key<'a>(get: impl Fn(&str) -> Option<&'a str>) -> ScopeKey {
+    (
+        get("code_departement").map(str::to_owned),
+        get("type_etablissement").map(str::to_owned),
+        get("secteur").map(str::to_owned),
+    )
+}
+
+/// One line of the file, read.
+struct Line {
+    line: u64,
+    values: Vec<(&'static str, Value)>,
+    raw: Vec<(&'static str, String)>,
+    millesime: Option<String>,
+    /// The commune's name as written (not a catalogue field): for the sites of a multi-line
+    /// school.
+    commune_name: String,
+}
+
+impl Line {
+    fn get(&self, field: &str) -> Option<&Value> {
+        self.values
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, v)| v)
+    }
+
+    fn str(&self, field: &str) -> Option<&str> {
+        self.get(field).and_then(Value::as_str)
+    }
+
+    /// The line as one of a school's sites: its name, address, postal code and commune.
+    fn site(&self) -> String {
+        let town = format!(
+            "{} {}",
+            self.str("code_postal").unwrap_or(""),
+            self.commune_name
+        );
+        let adresse = self.str("adresse").unwrap_or("");
+        // The annuaire's third address line often holds the postal code and town already.
+        let town = match self.str("code_postal") {
+            Some(cp) if adresse.contains(cp) => "",
+            _ => town.as_str(),
+        };
+        let place: Vec<&str> = [adresse, town]
+            .into_iter()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        let name = self.str("appellation_officielle").unwrap_or("");
+        let site = if place.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{name} — {}", place.join(", "))
+        };
+        // `|` separates the items of a list in the CSV export.
+        site.replace('|', "/")
+    }
+}
+
+/// Fields that describe one site of a school rather than the school: a multi-line school
+/// publishes its main line's, never a mix of lines.
+const SITE_FIELDS: &[&str] = &[
+    "appellation_officielle",
+    "denomination",
+    "patronyme",
+    "adresse",
+    "lieu_dit",
+    "boite_postale",
+    "code_postal",
+    "localite_acheminement",
+    "code_commune",
+    "latitude",
+    "longitude",
+    "precision_localisation",
+];
+
+/// Types from the broadest to the narrowest, for choosing a multi-line school's main line.
+const TYPE_RANK: &[&str] = &["lycee", "erea", "college", "ecole", "autre"];
+
+/// The main line of a multi-line school: a line that is not an annexe, then the broadest
+/// type (a cité scolaire's lycée), then one whose name begins with its nature's label
+/// (« Lycée polyvalent … » for LYCEE POLYVALENT, where the other line is the « Lycée
+/// professionnel … » track), then the first line.
+fn main_line(lines: &[Line]) -> usize {
+    let score = |l: &Line| {
+        let name = fold(l.str("appellation_officielle").unwrap_or(""));
+        let nature = fold(l.str("libelle_nature").unwrap_or(""));
+        let annexe = name
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|w| w == "annexe");
+        let named_as_nature = !nature.is_empty() && name.starts_with(nature.trim());
+        let rank = l
+            .str("type_etablissement")
+            .and_then(|t| TYPE_RANK.iter().position(|r| *r == t))
+            .map_or(0, |p| TYPE_RANK.len() - p);
+        (!annexe, rank, named_as_nature)
+    };
+    let mut best = 0;
+    for (i, l) in lines.iter().enumerate().skip(1) {
+        if score(l) > score(&lines[best]) {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Merges the lines of one UAI into one school:
+/// - name, address, postal code, commune and position (the site fields) are the main line's
+///   ([`main_line`]); the other lines are kept as `sites_secondaires`;
+/// - yes/no offers (tracks, SEGPA, apprenticeship, ULIS, sections…) are OR-ed: yes when any
+///   line says yes, no when the lines that answer all say no;
+/// - `type_etablissement` is the main line's, `types_etablissement` every line's type;
+/// - any other field is the main line's, a gap filled from the first other line that has it;
+/// - the millésime is the latest line's `date_maj_ligne`.
+fn merge_lines(uai: &str, mut lines: Vec<Line>) -> (Line, MergedSchool) {
+    let catalog = Catalog::get();
+    let main_index = main_line(&lines);
+    let main = lines.remove(main_index);
+    let mut merged = Line {
+        line: main.line,
+        values: main.values.clone(),
+        raw: main.raw.clone(),
+        millesime: main.millesime.clone(),
+        commune_name: main.commune_name.clone(),
+    };
+    let mut offers = Vec::new();
+    for other in &lines {
+        for (field, value) in &other.values {
+            let is_offer = catalog
+                .field(field)
+                .is_some_and(|f| f.field_type == FieldType::Boolean);
+            match merged.values.iter_mut().find(|(f, _)| f == field) {
+                Some((_, current)) if is_offer => {
+                    if value == &Value::Bool(true) && current != &Value::Bool(true) {
+                        *current = Value::Bool(true);
+                        offers.push(*field);
+                    }
+                }
+                Some(_) => {}
+                None if SITE_FIELDS.contains(field) => {}
+                None => {
+                    if is_offer && value == &Value::Bool(true) {
+                        offers.push(*field);
+                    }
+                    merged.values.push((field, value.clone()));
+                }
+            }
+        }
+        for (field, raw) in &other.raw {
+            if !merged.raw.iter().any(|(f, _)| f == field) {
+                merged.raw.push((field, raw.clone()));
+            }
+        }
+        if other.millesime > merged.millesime {
+            merged.millesime.clone_from(&other.millesime);
+        }
+    }
+    let mut all_lines: Vec<&Line> = lines.iter().collect();
+    all_lines.push(&main);
+    let mut types: Vec<&str> = all_lines
+        .iter()
+        .filter_map(|l| l.str("type_etablissement"))
+        .collect();
+    let order = catalog
+        .field("type_etablissement")
+        .map(|f| f.allowed.clone())
+        .unwrap_or_default();
+    types.sort_by_key(|t| order.iter().position(|o| o == t));
+    types.dedup();
+    let sites: Vec<String> = lines.iter().map(Line::site).collect();
+    let mut line_numbers: Vec<u64> = all_lines.iter().map(|l| l.line).collect();
+    line_numbers.sort_unstable();
+    merged.values.push((
+        "sites_secondaires",
+        Value::Array(sites.iter().cloned().map(Value::String).collect()),
+    ));
+    if !types.is_empty() {
+        merged.values.push((
+            "types_etablissement",
+            Value::Array(types.iter().map(|t| Value::from(*t)).collect()),
+        ));
+    }
+    let report = MergedSchool {
+        uai: uai.to_owned(),
+        lines: line_numbers,
+        main_line: main.line,
+        types: types.iter().map(|t| (*t).to_owned()).collect(),
+        offers_from_other_lines: {
+            offers.sort_by_key(|f| catalog.index_of(f));
+            offers.dedup();
+            offers.iter().map(|f| (*f).to_owned()).collect()
+        },
+        other_sites: sites,
+    };
+    (merged, report)
+}
+
+pub(super) struct ParsedAnnuaire {
+    pub observations: Vec<SchoolObservation>,
+    /// `None` for the géolocalisation file: it is no list of schools the ministry keeps open.
+    pub register: Option<Register>,
+}
+
 pub(super) fn parse(
     input: &Input<'_>,
     report: &mut ImportReport,
     progress: &mut dyn FnMut(u64, u64),
-) -> Vec<SchoolObservation> {
+) -> ParsedAnnuaire {
+    let empty = ParsedAnnuaire {
+        observations: Vec::new(),
+        register: None,
+    };
     let columns = Columns::new(&input.headers);
     let format = match detect(
         &columns,
@@ -175,7 +416,7 @@ pub(super) fn parse(
         Ok(f) => f,
         Err(e) => {
             report.file_error(e);
-            return Vec::new();
+            return empty;
         }
     };
     let is_annuaire = std::ptr::eq(format, &ANNUAIRE_FORMAT);
@@ -186,39 +427,25 @@ pub(super) fn parse(
     });
     let resolved = resolve_format(format, &columns, report);
     let Some(uai_column) = columns.find(format.uai) else {
-        return Vec::new();
+        return empty;
     };
     let millesime_column = if is_annuaire {
         columns.find(MILLESIME_COLUMN)
     } else {
         None
     };
+    let commune_column = columns
+        .find("Nom_commune")
+        .or_else(|| columns.find("Commune"));
     let has_education_prioritaire = columns.has("Appartenance_Education_Prioritaire");
 
-    let mut seen: HashMap<String, u64> = HashMap::new();
-    let mut observations = Vec::new();
+    // Every line first: a UAI's lines may be far apart in the file.
+    let mut order: Vec<Uai> = Vec::new();
+    let mut by_uai: HashMap<String, Vec<Line>> = HashMap::new();
     each_row(input, report, progress, |line, record, report| {
         let Some(uai) = row_uai(line, record, uai_column, &columns, report) else {
             return false;
         };
-        match seen.entry(uai.as_str().to_owned()) {
-            Entry::Occupied(first) => {
-                let first = *first.get();
-                report.row_rejected(
-                    line,
-                    Some(columns.name(uai_column)),
-                    Some(uai.as_str()),
-                    format!(
-                        "un code UAI qui n'apparaît qu'une fois dans le fichier : {uai} figure déjà ligne {first}, seule cette première ligne est importée"
-                    ),
-                );
-                return false;
-            }
-            Entry::Vacant(v) => {
-                v.insert(line);
-            }
-        }
-
         let millesime = millesime_column.and_then(|c| {
             let raw = record.get(c).unwrap_or("").trim();
             if raw.is_empty() {
@@ -232,31 +459,77 @@ pub(super) fn parse(
                 }
             }
         });
-        let mut values = read_values(line, record, &resolved, &columns, report);
-        if has_education_prioritaire && !values.iter().any(|(f, _)| *f == "education_prioritaire") {
-            let get = |name: &str| {
-                values
-                    .iter()
-                    .find(|(f, _)| *f == name)
-                    .and_then(|(_, v)| v.as_str())
-            };
-            let public_school = get("secteur") == Some("public")
+        let RowValues { values, raw } = read_values(line, record, &resolved, &columns, report);
+        let read = Line {
+            line,
+            values,
+            raw,
+            millesime,
+            commune_name: commune_column
+                .and_then(|c| record.get(c))
+                .unwrap_or("")
+                .trim()
+                .to_owned(),
+        };
+        match by_uai.entry(uai.as_str().to_owned()) {
+            Entry::Occupied(mut o) => o.get_mut().push(read),
+            Entry::Vacant(v) => {
+                v.insert(vec![read]);
+                order.push(uai);
+            }
+        }
+        true
+    });
+
+    let mut register = Register::default();
+    let mut observations = Vec::with_capacity(order.len());
+    for uai in order {
+        let Some(mut lines) = by_uai.remove(uai.as_str()) else {
+            continue;
+        };
+        let mut school = if lines.len() == 1 {
+            lines.remove(0)
+        } else {
+            let (school, merged) = merge_lines(uai.as_str(), lines);
+            report.merged.push(merged);
+            school
+        };
+        if school.get("types_etablissement").is_none()
+            && let Some(t) = school.get("type_etablissement").cloned()
+        {
+            school
+                .values
+                .push(("types_etablissement", Value::Array(vec![t])));
+        }
+        if has_education_prioritaire && school.get("education_prioritaire").is_none() {
+            let public_school = school.str("secteur") == Some("public")
                 && matches!(
-                    get("type_etablissement"),
+                    school.str("type_etablissement"),
                     Some("ecole" | "college" | "lycee" | "erea")
                 );
             if public_school {
-                values.extend(derived("education_prioritaire", "hors_rep"));
+                school
+                    .values
+                    .extend(derived("education_prioritaire", "hors_rep"));
+            }
+        }
+        if is_annuaire {
+            register.scope.insert(scope_key(|f| school.str(f)));
+            if school.millesime > register.as_of {
+                register.as_of.clone_from(&school.millesime);
             }
         }
         observations.push(SchoolObservation {
             uai,
-            millesime,
-            values,
+            millesime: school.millesime,
+            values: school.values,
+            raw: school.raw,
         });
-        true
-    });
-    observations
+    }
+    ParsedAnnuaire {
+        observations,
+        register: is_annuaire.then_some(register),
+    }
 }
 
 #[cfg(test)]
@@ -273,7 +546,14 @@ mod tests {
         assert_table_matches_catalogue(GEOLOCALISATION, "annuaire");
         let catalog = crate::domain::catalog::Catalog::get();
         for f in catalog.fields().iter().filter(|f| f.source == "annuaire") {
-            let mapped = f.name == "uai"
+            // Worked out from all of a UAI's lines, or from the file as a whole.
+            let derived = [
+                "uai",
+                "presence_annuaire",
+                "types_etablissement",
+                "sites_secondaires",
+            ];
+            let mapped = derived.contains(&f.name)
                 || ANNUAIRE
                     .iter()
                     .chain(GEOLOCALISATION)
@@ -295,16 +575,16 @@ mod tests {
     const HEADER: &str = "Identifiant_de_l_etablissement;Nom_etablissement;Type_etablissement;Statut_public_prive;Appartenance_Education_Prioritaire;latitude;date_maj_ligne\n";
 
     #[test]
-    fn rows_cells_and_duplicates() {
+    fn rows_cells_and_lines_of_one_uai() {
         let parsed = parse(&format!(
             "{HEADER}0350122T;École A;Ecole;Public;;48.1;2023-06-08\n\
              0350122A;École B;Ecole;Public;;48.1;2023-06-08\n\
              0350165P;École C;Ecole;Privé;;nord;2023-06-08\n\
-             0350122T;École A bis;Ecole;Public;REP;48.1;2023-06-08\n"
+             0350122T;École A bis;Ecole;Public;REP;48.1;2023-06-09\n"
         ));
         let r = &parsed.report;
-        assert_eq!((r.rows_read, r.rows_imported, r.rows_rejected), (4, 2, 2));
-        assert_eq!(r.row_errors.len(), 3);
+        assert_eq!((r.rows_read, r.rows_imported, r.rows_rejected), (4, 3, 1));
+        assert_eq!(r.row_errors.len(), 2);
         assert_eq!(r.row_errors[0].line, 3);
         assert!(
             r.row_errors[0]
@@ -314,20 +594,177 @@ mod tests {
         assert_eq!(r.row_errors[1].column.as_deref(), Some("latitude"));
         assert_eq!(r.row_errors[1].value.as_deref(), Some("nord"));
         assert!(!r.row_errors[1].row_rejected);
-        assert!(r.row_errors[2].expected.contains("figure déjà ligne 2"));
+        assert_eq!(r.values_dropped, 1);
+        assert_eq!(r.merged.len(), 1);
+        assert_eq!(r.merged[0].lines, [2, 5]);
+        assert_eq!(r.merged[0].main_line, 2);
         let first = &parsed.observations[0];
-        assert_eq!(first.millesime.as_deref(), Some("2023-06-08"));
-        assert!(
+        let get = |f: &str| {
             first
                 .values
-                .contains(&("education_prioritaire", Value::from("hors_rep")))
+                .iter()
+                .find(|(n, _)| *n == f)
+                .map(|(_, v)| v.clone())
+        };
+        // The latest line's date; the main line's name; a gap filled from the other line.
+        assert_eq!(first.millesime.as_deref(), Some("2023-06-09"));
+        assert_eq!(get("appellation_officielle"), Some("École A".into()));
+        assert_eq!(get("education_prioritaire"), Some("rep".into()));
+        assert_eq!(
+            get("sites_secondaires"),
+            Some(serde_json::json!(["École A bis"]))
         );
+        // A public school without éducation prioritaire; a private one is not expected it.
+        let private = &parsed.observations[1];
+        assert_eq!(private.uai.as_str(), "0350165P");
         assert!(
-            !parsed.observations[1]
+            !private
                 .values
                 .iter()
                 .any(|(f, _)| *f == "education_prioritaire")
         );
+        let register = parsed.register.expect("an annuaire is a register");
+        assert_eq!(register.as_of.as_deref(), Some("2023-06-09"));
+        assert!(
+            register
+                .scope
+                .contains(&(None, Some("ecole".into()), Some("prive".into())))
+        );
+    }
+
+    fn value<'a>(o: &'a SchoolObservation, field: &str) -> Option<&'a Value> {
+        o.values.iter().find(|(f, _)| *f == field).map(|(_, v)| v)
+    }
+
+    /// The three UAIs the Ille-et-Vilaine extract lists twice, as written there: a private
+    /// lycée with a vocational and a general track, a collège with an annexe in another
+    /// commune, a lycée with an annexe.
+    #[test]
+    fn the_real_multi_line_schools_keep_every_flag_of_every_line() {
+        let parsed = parse_file(
+            ImportKind::Annuaire,
+            "annuaire-multi-lignes.csv",
+            include_bytes!("../../fixtures/annuaire-multi-lignes.csv"),
+            &Context::default(),
+            &mut |_, _| {},
+        );
+        let r = &parsed.report;
+        assert_eq!((r.rows_read, r.rows_imported, r.rows_rejected), (6, 6, 0));
+        assert!(r.row_errors.is_empty(), "{:?}", r.row_errors);
+        assert_eq!(parsed.observations.len(), 3);
+        let school = |uai: &str| {
+            parsed
+                .observations
+                .iter()
+                .find(|o| o.uai.as_str() == uai)
+                .expect("merged school")
+        };
+        let merged = |uai: &str| {
+            r.merged
+                .iter()
+                .find(|m| m.uai == uai)
+                .expect("merge report")
+        };
+
+        // 0352072M: the « Lycée polyvalent » line is the main one; the LP line's vocational
+        // track is kept, and so are the general line's tracks, sport and European sections.
+        let lp = school("0352072M");
+        assert_eq!(
+            value(lp, "appellation_officielle"),
+            Some(&Value::from(
+                "Lycée polyvalent Institution Saint-Malo La Providence"
+            ))
+        );
+        for f in [
+            "voie_generale",
+            "voie_technologique",
+            "voie_professionnelle",
+            "section_sport",
+            "section_europeenne",
+            "post_bac",
+        ] {
+            assert_eq!(value(lp, f), Some(&Value::Bool(true)), "0352072M {f}");
+        }
+        assert_eq!(value(lp, "segpa"), Some(&Value::Bool(false)));
+        assert_eq!(merged("0352072M").main_line, 5);
+        assert_eq!(
+            merged("0352072M").offers_from_other_lines,
+            ["voie_professionnelle"]
+        );
+
+        // 0350852L: Collège Saint-Joseph in Bruz is the main site; its annexe in
+        // Saint-Erblon is a secondary site.
+        let college = school("0350852L");
+        assert_eq!(
+            value(college, "appellation_officielle"),
+            Some(&Value::from("Collège Saint-Joseph"))
+        );
+        assert_eq!(value(college, "code_commune"), Some(&Value::from("35047")));
+        assert_eq!(value(college, "section_sport"), Some(&Value::Bool(true)));
+        assert_eq!(
+            value(college, "sites_secondaires"),
+            Some(&serde_json::json!([
+                "Collège Saint-Paul (annexe du collège Saint-Joseph, Bruz) — 22 Avenue de la Mare Guesclin, 35230 Saint-Erblon"
+            ]))
+        );
+
+        // 0350778F: the Lycée Assomption in Rennes, its annexe in Retiers.
+        let lycee = school("0350778F");
+        assert_eq!(
+            value(lycee, "appellation_officielle"),
+            Some(&Value::from("Lycée Assomption"))
+        );
+        assert_eq!(value(lycee, "post_bac"), Some(&Value::Bool(true)));
+        assert_eq!(value(lycee, "section_arts"), Some(&Value::Bool(true)));
+        assert_eq!(
+            value(lycee, "types_etablissement"),
+            Some(&serde_json::json!(["lycee"]))
+        );
+        let text = r.summary(10, None);
+        assert!(
+            text.contains(
+                "établissement multi-lignes 0350852L : lignes 3, 6 fusionnées, ligne 6 principale"
+            ),
+            "{text}"
+        );
+    }
+
+    /// A cité scolaire is a collège and a lycée under one UAI: no such school is in the
+    /// shipped extracts, so this fixture is written in the annuaire's format from a real line.
+    #[test]
+    fn a_cite_scolaire_keeps_both_types() {
+        let parsed = parse_file(
+            ImportKind::Annuaire,
+            "annuaire-cite-scolaire-construite.csv",
+            include_bytes!("../../fixtures/annuaire-cite-scolaire-construite.csv"),
+            &Context::default(),
+            &mut |_, _| {},
+        );
+        assert!(
+            parsed.report.row_errors.is_empty(),
+            "{:?}",
+            parsed.report.row_errors
+        );
+        let [cite] = &parsed.observations[..] else {
+            panic!("one school");
+        };
+        assert_eq!(
+            value(cite, "type_etablissement"),
+            Some(&Value::from("lycee"))
+        );
+        assert_eq!(
+            value(cite, "types_etablissement"),
+            Some(&serde_json::json!(["college", "lycee"]))
+        );
+        for f in [
+            "segpa",
+            "voie_generale",
+            "section_sport",
+            "section_europeenne",
+        ] {
+            assert_eq!(value(cite, f), Some(&Value::Bool(true)), "{f}");
+        }
+        assert_eq!(parsed.report.merged[0].types, ["college", "lycee"]);
     }
 
     #[test]

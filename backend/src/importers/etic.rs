@@ -1,11 +1,15 @@
-//! The ETIC survey, second degree (collèges, lycées, EREA), several millésimes per file.
+//! The ETIC survey: ETIC 1 (écoles) and ETIC 2 (collèges, lycées, EREA), several millésimes per
+//! file, read by one importer (the report says which degree a file holds).
 //!
 //! Decisions, from the real file:
 //! - required columns: `Code_UAI` and `Millesime`; a row needs a valid UAI and a year, and is
 //!   a duplicate when its UAI already appeared with the same year;
 //! - each row's millésime is its `Millesime`; the publication keeps every millésime in
 //!   `observations` and publishes the latest (`domain::record`);
-//! - bands stay bands, whatever the source spelling (`50pctOuPlus` and `50OuPlus` → `50_plus`);
+//! - bands stay bands, whatever the source spelling (`50pctOuPlus` and `50OuPlus` → `50_plus`,
+//!   `InfA50` → `moins_50`): the spellings are `backend/catalog/vocabulary.csv`'s; the one
+//!   the file wrote is kept with the observation (`observations.raw`), and a code no
+//!   spelling matches is a warning that keeps it as written, never a value dropped;
 //! - `acces_internet` is the opposite of `AccWeb_Aucun`; `maintenance_education_nationale` is
 //!   yes when either `Maint_PersonnelEducNatHsEtab` or `Maint_PersonnelEtab` is;
 //! - identity: ETIC also says what the school is, which gives a place to schools the annuaire
@@ -20,7 +24,7 @@
 use std::collections::HashMap;
 
 use super::{
-    Context, Format, annuaire, derived, detect, each_row,
+    Context, Format, RowValues, annuaire, derived, detect, each_row,
     input::Input,
     mapping::{Columns, Mapping, Rule, map},
     read_values,
@@ -28,39 +32,6 @@ use super::{
     resolve_format, row_uai,
 };
 use crate::services::datasets::SchoolObservation;
-
-const DEBIT: &[(&str, &str)] = &[
-    ("InfA2", "inf_2"),
-    ("De2a10", "2_10"),
-    ("10moins50", "10_50"),
-    ("50Moins100", "50_100"),
-    ("100OuPlus", "100_plus"),
-];
-
-const WIFI: &[(&str, &str)] = &[
-    ("OuiPerma", "permanent"),
-    ("OuiPermanent", "permanent"),
-    ("OuiBorneMobile", "borne_mobile"),
-    ("Non", "non"),
-];
-
-const PART_CLASSES: &[(&str, &str)] = &[
-    ("Mois20pct", "moins_20"),
-    ("Moins20pct", "moins_20"),
-    ("20pcta50pct", "20_50"),
-    ("50pctOuPlus", "50_plus"),
-    ("50OuPlus", "50_plus"),
-];
-
-const RESSOURCES: &[(&str, &str)] = &[
-    ("zero", "zero"),
-    ("0", "zero"),
-    ("1a4", "1_4"),
-    ("5a9", "5_9"),
-    ("10a19", "10_19"),
-    ("20ouPlus", "20_plus"),
-    ("20EtPlus", "20_plus"),
-];
 
 pub static ETIC: &[Mapping] = &[
     // Connectivité.
@@ -74,12 +45,12 @@ pub static ETIC: &[Mapping] = &[
         Rule::Cell,
     ),
     map("acces_inconnu", &["AccWeb_NeSaitPas"], Rule::Cell),
-    map("debit_web", &["DebitWeb"], Rule::Spellings(DEBIT)),
-    map("wifi", &["SiWifi"], Rule::Spellings(WIFI)),
+    map("debit_web", &["DebitWeb"], Rule::Vocabulary),
+    map("wifi", &["SiWifi"], Rule::Vocabulary),
     map(
         "part_classes_internet",
         &["SalleInternet"],
-        Rule::Spellings(PART_CLASSES),
+        Rule::Vocabulary,
     ),
     // Équipement.
     map("nb_terminaux", &["NbTerminaux"], Rule::Cell),
@@ -97,7 +68,7 @@ pub static ETIC: &[Mapping] = &[
     map(
         "part_classes_tbi",
         &["propClassesAvecTBI"],
-        Rule::Spellings(PART_CLASSES),
+        Rule::Vocabulary,
     ),
     map("nb_videoprojecteurs", &["NbVideoProj"], Rule::Cell),
     map("nb_classes_mobiles", &["NbClassMobile"], Rule::Cell),
@@ -120,7 +91,7 @@ pub static ETIC: &[Mapping] = &[
     map(
         "nb_ressources_editoriales",
         &["NbRessourceEdit"],
-        Rule::Spellings(RESSOURCES),
+        Rule::Vocabulary,
     ),
     map("ress_manuels_numeriques", &["TpRess_ManuelNum"], Rule::Cell),
     map(
@@ -146,7 +117,7 @@ pub static ETIC: &[Mapping] = &[
 ];
 
 pub static ETIC_FORMAT: Format = Format {
-    name: "l'enquête ETIC (second degré)",
+    name: "l'enquête ETIC",
     uai: "Code_UAI",
     required: &["Code_UAI", "Millesime"],
     table: ETIC,
@@ -213,7 +184,7 @@ pub(super) fn parse(
         }
         seen.insert(key, line);
 
-        let mut values = read_values(line, record, &resolved, &columns, report);
+        let RowValues { mut values, raw } = read_values(line, record, &resolved, &columns, report);
         values.extend(derived("secteur", "public"));
         if let Some(dep) = uai.departement() {
             if let Some(academie) = context.academie_of_departement.get(dep.as_str()) {
@@ -225,9 +196,28 @@ pub(super) fn parse(
             uai,
             millesime: Some(year.to_string()),
             values,
+            raw,
         });
         true
     });
+    // ETIC 1 surveys the écoles, ETIC 2 the collèges, lycées and EREA: the report says which
+    // one the file is, from the types of its rows.
+    let types = |t: &str| {
+        observations.iter().any(|o: &SchoolObservation| {
+            o.values
+                .iter()
+                .any(|(f, v)| *f == "type_etablissement" && v == t)
+        })
+    };
+    let first = types("ecole");
+    let second = types("college") || types("lycee") || types("erea");
+    let degree = match (first, second) {
+        (true, true) => " (premier et second degrés)",
+        (true, false) => " (premier degré)",
+        (false, true) => " (second degré)",
+        (false, false) => "",
+    };
+    report.format = Some(format!("{}{degree}", format.name));
     observations
 }
 
@@ -287,8 +277,21 @@ mod tests {
                 "ligne 3, colonne « NbTerminaux », valeur « 12.5 » : attendu un nombre entier positif ou nul (valeur ignorée, le reste de la ligne est importé)",
                 "ligne 4, colonne « Code_UAI », valeur « 0110067N » : attendu une seule ligne par établissement et par millésime : 0110067N figure déjà ligne 3 pour 2019, seule cette première ligne est importée (ligne ignorée)",
                 "ligne 5, colonne « Millesime », valeur « 19 » : attendu l'année de l'enquête sur 4 chiffres (ex. 2019) (ligne ignorée)",
-                "ligne 6, colonne « SalleInternet », valeur « Mois20 » : attendu une de ces valeurs : Mois20pct, Moins20pct, 20pcta50pct, 50pctOuPlus, 50OuPlus (valeur ignorée, le reste de la ligne est importé)",
+                "ligne 6, colonne « SalleInternet », valeur « Mois20 » : attendu une de ces valeurs : Mois20pct, Moins20pct, 20pcta50pct, 50pctOuPlus, 50OuPlus, InfA50 (code non reconnu, conservé tel quel comme observation, non publié)",
             ]
+        );
+        // The unknown code is kept as written; the spellings that were translated too.
+        assert_eq!((r.values_dropped, r.values_kept_raw), (1, 1));
+        assert_eq!(r.unrecognised_codes[0].value, "Mois20");
+        assert!(
+            parsed.observations[2]
+                .raw
+                .contains(&("part_classes_internet", "Mois20".to_owned()))
+        );
+        assert!(
+            parsed.observations[0]
+                .raw
+                .contains(&("part_classes_internet", "50pctOuPlus".to_owned()))
         );
         let get = |i: usize, f: &str| {
             parsed.observations[i]

@@ -8,10 +8,11 @@ use csv::StringRecord;
 use serde_json::Value;
 
 use crate::domain::{
-    catalog::{Catalog, Field},
+    catalog::{Catalog, Field, FieldType},
     nature::school_type,
     text::{fold, header_key},
     values::{parse_bool, parse_cell},
+    vocabulary::{Vocabulary, is_the_code},
 };
 
 /// How the cells of a mapping's columns become one value.
@@ -21,18 +22,16 @@ pub enum Rule {
     Cell,
     /// A label folded into a catalogue code: « A FERMER » → `a_fermer`, « Privé » → `prive`.
     Label,
-    /// The source's spellings of the catalogue's codes (`InfA2` → `inf_2`), compared without
-    /// regard to case or punctuation; the catalogue's own codes are accepted too.
-    Spellings(&'static [(&'static str, &'static str)]),
+    /// A coded field: the source's spellings of the catalogue's codes, from
+    /// `domain::vocabulary` (`InfA2` → `inf_2`, `REP+` → `rep_plus`); the catalogue's own codes
+    /// are accepted too. The spelling is kept beside the code when they differ.
+    Vocabulary,
     /// The non-empty cells of every present column, joined with `, `.
     Join,
     /// The opposite of a yes/no cell (`AccWeb_Aucun` = non means there is an access).
     Not,
     /// Yes when any column says yes; no when every column says no; else not communicated.
     Any,
-    /// Exact spellings (case and spaces aside) of the catalogue's codes, for codes that
-    /// differ by punctuation only (`REP` / `REP+`).
-    Exact(&'static [(&'static str, &'static str)]),
     /// A text whose placeholder values (`SANS OBJET`) mean "not applicable": left out.
     TextExcept(&'static [&'static str]),
     /// A number within bounds (latitude, longitude).
@@ -109,7 +108,33 @@ pub struct Resolved {
     pub rule: Rule,
 }
 
-/// A cell that could not be read: which column, its raw value, and what was expected.
+/// What one field of one record reads as.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Read {
+    /// Every cell empty: not communicated.
+    Empty,
+    /// A value; `raw` is the source's spelling when it was translated into a catalogue code.
+    Value { value: Value, raw: Option<String> },
+    /// A code of a coded field (enum, band, yes/no) that no spelling of the vocabulary
+    /// matches: kept as written, as an observation, never published nor dropped.
+    Unrecognised {
+        column: usize,
+        raw: String,
+        expected: String,
+    },
+}
+
+impl Read {
+    fn of(value: Option<Value>) -> Self {
+        match value {
+            Some(value) => Read::Value { value, raw: None },
+            None => Read::Empty,
+        }
+    }
+}
+
+/// A cell that could not be read: which column, its raw value, and what was expected. Its
+/// value is left out; the report says where it is and what to write instead.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CellError {
     pub column: usize,
@@ -150,8 +175,17 @@ fn cell(record: &StringRecord, index: usize) -> &str {
 }
 
 impl Resolved {
-    /// Reads this field's value from one record. `Ok(None)`: not communicated.
-    pub fn read(&self, record: &StringRecord) -> Result<Option<Value>, CellError> {
+    /// Whether a value this field cannot read is a code to keep as written (enum, band,
+    /// yes/no) rather than a malformed cell to report and leave out (numbers, dates…).
+    fn coded(&self) -> bool {
+        matches!(
+            self.field.field_type,
+            FieldType::Enum | FieldType::Band | FieldType::Boolean
+        )
+    }
+
+    /// Reads this field's value from one record.
+    pub fn read(&self, record: &StringRecord) -> Result<Read, CellError> {
         let first = self.first;
         let raw = cell(record, first);
         let fail = |column: usize, value: &str, expected: String| CellError {
@@ -159,53 +193,63 @@ impl Resolved {
             value: value.to_owned(),
             expected,
         };
-        let parse = |column: usize, value: &str| {
-            parse_cell(self.field, value).map_err(|e| fail(column, value, e.expected))
+        // A cell of a coded field that cannot be read is kept as written; any other is left
+        // out with what was expected.
+        let refuse = |column: usize, value: &str, expected: String| {
+            if self.coded() {
+                Ok(Read::Unrecognised {
+                    column,
+                    raw: value.to_owned(),
+                    expected,
+                })
+            } else {
+                Err(fail(column, value, expected))
+            }
+        };
+        let parse = |column: usize, value: &str| match parse_cell(self.field, value) {
+            Ok(v) => Ok(Read::of(v)),
+            Err(e) => refuse(column, value, e.expected),
         };
         match self.rule {
             Rule::Cell => parse(first, raw),
             Rule::Label => {
                 if raw.is_empty() {
-                    return Ok(None);
+                    return Ok(Read::Empty);
                 }
                 let mut code = fold(raw);
                 if code.contains(char::is_whitespace) {
                     code = code.split_whitespace().collect::<Vec<_>>().join("_");
                 }
-                parse_cell(self.field, &code).map_err(|e| fail(first, raw, e.expected))
-            }
-            Rule::Spellings(spellings) => {
-                if raw.is_empty() {
-                    return Ok(None);
-                }
-                let key = header_key(raw);
-                match spellings.iter().find(|(s, _)| header_key(s) == key) {
-                    Some((_, code)) => parse(first, code),
-                    None => parse_cell(self.field, raw).map_err(|_| {
-                        let names: Vec<&str> = spellings.iter().map(|(s, _)| *s).collect();
-                        fail(
-                            first,
-                            raw,
-                            format!("une de ces valeurs : {}", names.join(", ")),
-                        )
-                    }),
+                match parse_cell(self.field, &code) {
+                    Ok(v) => Ok(Read::of(v)),
+                    Err(e) => refuse(first, raw, e.expected),
                 }
             }
-            Rule::Exact(spellings) => {
+            Rule::Vocabulary => {
                 if raw.is_empty() {
-                    return Ok(None);
+                    return Ok(Read::Empty);
                 }
-                let key = raw.split_whitespace().collect::<Vec<_>>().join(" ");
-                match spellings.iter().find(|(s, _)| s.eq_ignore_ascii_case(&key)) {
-                    Some((_, code)) => parse(first, code),
-                    None => parse_cell(self.field, raw).map_err(|_| {
-                        let names: Vec<&str> = spellings.iter().map(|(s, _)| *s).collect();
-                        fail(
+                let vocabulary = Vocabulary::get();
+                match vocabulary.code(self.field.name, raw) {
+                    Some(code) => Ok(Read::Value {
+                        value: Value::String(code.to_owned()),
+                        raw: (!is_the_code(raw, code)).then(|| raw.to_owned()),
+                    }),
+                    None => {
+                        let mut known: Vec<&str> = vocabulary
+                            .spellings(self.field.name)
+                            .iter()
+                            .map(|s| s.spelling)
+                            .collect();
+                        if known.is_empty() {
+                            known = self.field.allowed.clone();
+                        }
+                        refuse(
                             first,
                             raw,
-                            format!("une de ces valeurs : {} ou vide", names.join(", ")),
+                            format!("une de ces valeurs : {}", known.join(", ")),
                         )
-                    }),
+                    }
                 }
             }
             Rule::Join => {
@@ -219,7 +263,13 @@ impl Resolved {
                 parse(first, &parts.join(", "))
             }
             Rule::Not => match parse(first, raw)? {
-                Some(Value::Bool(b)) => Ok(Some(Value::Bool(!b))),
+                Read::Value {
+                    value: Value::Bool(b),
+                    raw,
+                } => Ok(Read::Value {
+                    value: Value::Bool(!b),
+                    raw,
+                }),
                 other => Ok(other),
             },
             Rule::Any => {
@@ -231,29 +281,29 @@ impl Resolved {
                         continue;
                     }
                     match parse_bool(raw) {
-                        Some(true) => return Ok(Some(Value::Bool(true))),
+                        Some(true) => return Ok(Read::of(Some(Value::Bool(true)))),
                         Some(false) => {}
-                        None => return Err(fail(c, raw, "oui ou non".into())),
+                        None => return refuse(c, raw, "oui ou non".into()),
                     }
                 }
-                Ok(all_no.then_some(Value::Bool(false)))
+                Ok(Read::of(all_no.then_some(Value::Bool(false))))
             }
             Rule::TextExcept(placeholders) => {
                 if placeholders.iter().any(|p| raw.eq_ignore_ascii_case(p)) {
-                    Ok(None)
+                    Ok(Read::Empty)
                 } else {
                     parse(first, raw)
                 }
             }
             Rule::Range(min, max) => match parse(first, raw)? {
-                Some(v) if v.as_f64().is_some_and(|n| n < min || n > max) => {
+                Read::Value { value, .. } if value.as_f64().is_some_and(|n| n < min || n > max) => {
                     Err(fail(first, raw, format!("un nombre entre {min} et {max}")))
                 }
                 other => Ok(other),
             },
             Rule::PostalCode => {
                 if raw.is_empty() {
-                    return Ok(None);
+                    return Ok(Read::Empty);
                 }
                 if raw.len() == 5 && raw.bytes().all(|b| b.is_ascii_digit()) {
                     parse(first, raw)
@@ -271,7 +321,7 @@ impl Resolved {
                 };
                 match school_type(at(0), at(1)) {
                     Some(t) => parse(first, t),
-                    None => Ok(None),
+                    None => Ok(Read::Empty),
                 }
             }
         }
@@ -314,7 +364,15 @@ pub(crate) mod tests {
     }
 
     fn read(r: &Resolved, cells: &[&str]) -> Result<Option<Value>, CellError> {
-        r.read(&StringRecord::from(cells.to_vec()))
+        match r.read(&StringRecord::from(cells.to_vec()))? {
+            Read::Empty => Ok(None),
+            Read::Value { value, .. } => Ok(Some(value)),
+            Read::Unrecognised { raw, .. } => panic!("unrecognised {raw}"),
+        }
+    }
+
+    fn read_full(r: &Resolved, cells: &[&str]) -> Read {
+        r.read(&StringRecord::from(cells.to_vec())).unwrap()
     }
 
     #[test]
@@ -323,8 +381,6 @@ pub(crate) mod tests {
         assert_eq!(read(&etat, &["A FERMER"]), Ok(Some("a_fermer".into())));
         let secteur = resolved("secteur", Rule::Label, 1);
         assert_eq!(read(&secteur, &["Privé"]), Ok(Some("prive".into())));
-        let e = read(&secteur, &["Mixte"]).unwrap_err();
-        assert_eq!(e.expected, "une de ces valeurs : public, prive");
         let any = resolved("maintenance_education_nationale", Rule::Any, 2);
         assert_eq!(read(&any, &["non", "oui"]), Ok(Some(Value::Bool(true))));
         assert_eq!(read(&any, &["non", "non"]), Ok(Some(Value::Bool(false))));
@@ -339,5 +395,43 @@ pub(crate) mod tests {
             read(&adresse, &["6 rue Philippe", "", "35580 BAULON"]),
             Ok(Some("6 rue Philippe, 35580 BAULON".into()))
         );
+    }
+
+    #[test]
+    fn coded_fields_keep_the_spelling_and_unknown_codes() {
+        let band = resolved("part_classes_internet", Rule::Vocabulary, 1);
+        assert_eq!(
+            read_full(&band, &["InfA50"]),
+            Read::Value {
+                value: "moins_50".into(),
+                raw: Some("InfA50".into())
+            }
+        );
+        assert_eq!(
+            read_full(&band, &["50_plus"]),
+            Read::Value {
+                value: "50_plus".into(),
+                raw: None
+            }
+        );
+        let Read::Unrecognised { raw, expected, .. } = read_full(&band, &["InfA30"]) else {
+            panic!("InfA30 is no known spelling");
+        };
+        assert_eq!(raw, "InfA30");
+        assert!(expected.contains("InfA50"), "{expected}");
+        // A label outside the catalogue, a yes/no that is neither: kept as written too.
+        let secteur = resolved("secteur", Rule::Label, 1);
+        assert!(matches!(
+            read_full(&secteur, &["Mixte"]),
+            Read::Unrecognised { .. }
+        ));
+        let any = resolved("maintenance_education_nationale", Rule::Any, 2);
+        assert!(matches!(
+            read_full(&any, &["non", "NSP"]),
+            Read::Unrecognised { column: 1, .. }
+        ));
+        // A number that is not one is a malformed cell: reported and left out.
+        let n = resolved("nb_terminaux", Rule::Cell, 1);
+        assert!(n.read(&StringRecord::from(vec!["12,5"])).is_err());
     }
 }

@@ -5,10 +5,13 @@
 //! Rules common to every format:
 //! - the format is recognised from the headers (case, accents, spaces and underscores aside);
 //!   a file missing a required column is refused as a whole and nothing is imported;
-//! - a row is usable when its UAI is valid (check letter included) and appears for the first
-//!   time in the file (ETIC: for the first time for its millésime); otherwise the row is
-//!   rejected and reported, with the line of the first occurrence for duplicates;
+//! - a row is usable when its UAI is valid (check letter included); ETIC: a UAI appears once
+//!   per millésime, a second row is rejected and reported with the line of the first; the
+//!   annuaire: the lines of one UAI are one multi-line school, merged;
 //! - a cell that cannot be read is reported and left out; the rest of its row is imported;
+//! - a code of a coded field (enum, band, yes/no) that no spelling of
+//!   `backend/catalog/vocabulary.csv` matches is a warning and is kept as written with the
+//!   observation, never published nor silently dropped;
 //! - an empty cell is "not communicated": it is left out, it never erases a published value.
 
 pub mod annuaire;
@@ -24,7 +27,7 @@ use serde_json::Value;
 
 use self::{
     input::{Input, separator_label},
-    mapping::{Columns, Mapping, Resolved, resolve},
+    mapping::{Columns, Mapping, Read, Resolved, resolve},
     report::ImportReport,
 };
 use crate::{
@@ -73,6 +76,8 @@ pub struct Context {
 pub struct Parsed {
     pub report: ImportReport,
     pub observations: Vec<SchoolObservation>,
+    /// An annuaire: what it vouches for as the official list of schools.
+    pub register: Option<annuaire::Register>,
 }
 
 /// Reads a file of the given kind. `progress` is told (bytes done, bytes in all) now and then.
@@ -90,27 +95,31 @@ pub fn parse_file(
             report.file_error(e.0);
             return Parsed {
                 report,
-                observations: Vec::new(),
+                ..Parsed::default()
             };
         }
     };
     report.encoding = Some(input.encoding.label().to_owned());
     report.separator = Some(separator_label(input.separator).to_owned());
-    let observations = match kind {
-        ImportKind::Annuaire => annuaire::parse(&input, &mut report, progress),
-        ImportKind::Etic => etic::parse(&input, &mut report, context, progress),
+    let (observations, register) = match kind {
+        ImportKind::Annuaire => {
+            let parsed = annuaire::parse(&input, &mut report, progress);
+            (parsed.observations, parsed.register)
+        }
+        ImportKind::Etic => (etic::parse(&input, &mut report, context, progress), None),
     };
     if !report.file_errors.is_empty() {
         report.rows_imported = 0;
         report.rows_rejected = report.rows_read;
         return Parsed {
             report,
-            observations: Vec::new(),
+            ..Parsed::default()
         };
     }
     Parsed {
         report,
         observations,
+        register,
     }
 }
 
@@ -249,6 +258,7 @@ pub fn each_row(
     }
     report.rows_rejected = report.rows_read - report.rows_imported;
     if let Some(line) = last_short.filter(|_| !input.ends_with_newline()) {
+        report.truncated = true;
         report.notes.push(format!(
             "la dernière ligne (ligne {line}) est incomplète et le fichier ne se termine pas par un saut de ligne : il a sans doute été tronqué"
         ));
@@ -280,23 +290,48 @@ pub fn row_uai(
     }
 }
 
-/// Reads every resolved field of a row, reporting the cells that cannot be read.
+/// What one row says: its values, and the source's spellings kept beside them.
+#[derive(Debug, Default)]
+pub struct RowValues {
+    pub values: Vec<(&'static str, Value)>,
+    /// Spellings translated into catalogue codes, and unrecognised codes (with no value).
+    pub raw: Vec<(&'static str, String)>,
+}
+
+/// Reads every resolved field of a row, reporting the cells that cannot be read and the codes
+/// that are not recognised (kept as written).
 pub fn read_values(
     line: u64,
     record: &StringRecord,
     resolved: &[Resolved],
     columns: &Columns<'_>,
     report: &mut ImportReport,
-) -> Vec<(&'static str, Value)> {
-    let mut values = Vec::with_capacity(resolved.len());
+) -> RowValues {
+    let mut out = RowValues {
+        values: Vec::with_capacity(resolved.len()),
+        raw: Vec::new(),
+    };
     for r in resolved {
         match r.read(record) {
-            Ok(Some(v)) => values.push((r.field.name, v)),
-            Ok(None) => {}
+            Ok(Read::Value { value, raw }) => {
+                out.values.push((r.field.name, value));
+                if let Some(raw) = raw {
+                    out.raw.push((r.field.name, raw));
+                }
+            }
+            Ok(Read::Empty) => {}
+            Ok(Read::Unrecognised {
+                column,
+                raw,
+                expected,
+            }) => {
+                report.unrecognised(line, columns.name(column), r.field.name, &raw, expected);
+                out.raw.push((r.field.name, raw));
+            }
             Err(e) => report.cell_error(line, columns.name(e.column), &e.value, e.expected),
         }
     }
-    values
+    out
 }
 
 /// A value an importer derives rather than reads (ETIC's sector, a département from the UAI),

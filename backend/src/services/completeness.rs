@@ -316,11 +316,13 @@ pub async fn missing(
                 continue;
             };
             let record: SchoolRecord = serde_json::from_str(&r.data).map_err(AppError::internal)?;
-            if record.str("etat") == Some("ferme")
-                || filter
-                    .school_type
-                    .as_ref()
-                    .is_some_and(|t| f.type_etablissement.as_ref() != Some(t))
+            if !crate::domain::completeness::is_counted(
+                record.str("presence_annuaire"),
+                record.str("etat"),
+            ) || filter
+                .school_type
+                .as_ref()
+                .is_some_and(|t| f.type_etablissement.as_ref() != Some(t))
                 || filter
                     .secteur
                     .as_ref()

@@ -35,6 +35,10 @@ pub struct SchoolObservation {
     pub millesime: Option<String>,
     /// Catalogue machine names and their canonical values; empty cells are left out.
     pub values: Vec<(&'static str, Value)>,
+    /// The source's own spelling of the coded values it wrote otherwise than the catalogue
+    /// (`50OuPlus` for `50_plus`), and the codes no known spelling matches (those have no
+    /// value): kept with the observation (`observations.raw`), never published.
+    pub raw: Vec<(&'static str, String)>,
 }
 
 /// Who publishes: an import of a source file, or (later) a reviewed contribution.
@@ -77,8 +81,8 @@ struct MergeContext {
 /// The rows one chunk of schools writes, and what it changed.
 #[derive(Default)]
 struct ChunkRows {
-    /// `[uai, millésime, {field: value}]`
-    observations: Vec<(String, String, String)>,
+    /// `[uai, millésime, {field: value}, {field: raw spelling}]`
+    observations: Vec<(String, String, String, Option<String>)>,
     /// Each school's row and its score facts.
     schools: Vec<(school::Model, String)>,
     /// `[uai, record, changes]`; changes is `null` for a school this version creates.
@@ -360,12 +364,23 @@ fn merge_chunk(
                         })
                 })
             });
-            if !published {
-                let raw: BTreeMap<&str, &Value> = obs.values.iter().map(|(f, v)| (*f, v)).collect();
+            // The source's own spellings are kept with what it said, published or not.
+            if !published || !obs.raw.is_empty() {
+                let said: BTreeMap<&str, &Value> =
+                    obs.values.iter().map(|(f, v)| (*f, v)).collect();
+                let raw = (!obs.raw.is_empty())
+                    .then(|| {
+                        let raw: BTreeMap<&str, &str> =
+                            obs.raw.iter().map(|(f, r)| (*f, r.as_str())).collect();
+                        serde_json::to_string(&raw)
+                    })
+                    .transpose()
+                    .map_err(json_err)?;
                 rows.observations.push((
                     uai.clone(),
                     obs.millesime.clone().unwrap_or_default(),
-                    serde_json::to_string(&raw).map_err(json_err)?,
+                    serde_json::to_string(&said).map_err(json_err)?,
+                    raw,
                 ));
             }
         }
@@ -560,6 +575,7 @@ fn school_row(
         code_region: s("code_region"),
         latitude: record.f64("latitude"),
         longitude: record.f64("longitude"),
+        presence_annuaire: s("presence_annuaire"),
         version,
         created_version,
     };
@@ -619,21 +635,24 @@ async fn write_rows<C: ConnectionTrait>(
     bulk_insert(
         txn,
         "observations",
-        &["uai", "millesime", "data", "source", "import_id"],
+        &["uai", "millesime", "data", "raw", "source", "import_id"],
         rows.observations
             .into_iter()
-            .map(|(u, m, d)| {
+            .map(|(u, m, d, r)| {
                 vec![
                     u.into(),
                     m.into(),
                     d.into(),
+                    V::String(r),
                     source.clone(),
                     import_id.clone(),
                 ]
             })
             .collect(),
         "ON CONFLICT (uai, source, millesime) DO UPDATE SET data = excluded.data, \
-         import_id = excluded.import_id WHERE observations.data <> excluded.data",
+         raw = excluded.raw, import_id = excluded.import_id \
+         WHERE observations.data <> excluded.data \
+         OR COALESCE(observations.raw, '') <> COALESCE(excluded.raw, '')",
     )
     .await?;
     bulk_insert(
@@ -652,6 +671,7 @@ async fn write_rows<C: ConnectionTrait>(
             "code_region",
             "latitude",
             "longitude",
+            "presence_annuaire",
             "version",
             "created_version",
             "score_facts",
@@ -673,6 +693,7 @@ async fn write_rows<C: ConnectionTrait>(
                     V::String(s.code_region),
                     V::Double(s.latitude),
                     V::Double(s.longitude),
+                    V::String(s.presence_annuaire),
                     s.version.into(),
                     s.created_version.into(),
                     facts.into(),
@@ -685,7 +706,8 @@ async fn write_rows<C: ConnectionTrait>(
          secteur = excluded.secteur, etat = excluded.etat, code_commune = excluded.code_commune, \
          code_departement = excluded.code_departement, code_academie = excluded.code_academie, \
          code_region = excluded.code_region, latitude = excluded.latitude, \
-         longitude = excluded.longitude, version = excluded.version, \
+         longitude = excluded.longitude, presence_annuaire = excluded.presence_annuaire, \
+         version = excluded.version, \
          score_facts = excluded.score_facts, score_facts_key = excluded.score_facts_key",
     )
     .await?;

@@ -89,15 +89,32 @@ pub struct Snapshot {
     /// Whether `version` was the latest when the export started: it is then read from the
     /// `schools` table rather than from revisions.
     pub is_latest: bool,
+    /// Also the schools the annuaire does not list at that version (absent from its latest
+    /// import, or never listed). By default an export is the official list.
+    pub include_absent: bool,
 }
 
 impl Snapshot {
     pub fn etag(&self, format: ExportFormat) -> String {
-        export::etag(format, self.version, self.published_at_rfc3339().as_deref())
+        export::etag(
+            format,
+            self.version,
+            self.published_at_rfc3339().as_deref(),
+            self.include_absent,
+        )
     }
 
     pub fn file_name(&self, format: ExportFormat) -> String {
-        format.file_name(self.version)
+        let name = format.file_name(self.version);
+        if self.include_absent {
+            name.replacen(
+                &format!(".{}", format.extension()),
+                &format!("-avec-absents.{}", format.extension()),
+                1,
+            )
+        } else {
+            name
+        }
     }
 
     fn published_at_rfc3339(&self) -> Option<String> {
@@ -127,6 +144,7 @@ pub async fn snapshot(
                 version: 0,
                 published_at: None,
                 is_latest: true,
+                include_absent: false,
             }),
             Some(n) => Err(ExportError::UnknownVersion {
                 requested: n,
@@ -149,6 +167,7 @@ pub async fn snapshot(
         version: row.version,
         published_at: Some(row.created_at),
         is_latest: row.version == latest.version,
+        include_absent: false,
     })
 }
 
@@ -175,9 +194,10 @@ pub fn chunks(
     format: ExportFormat,
 ) -> impl Stream<Item = Result<Chunk, ExportError>> + Send + 'static {
     let head = encode_head(format, &snapshot).map(|bytes| Chunk { bytes, schools: 0 });
+    let include_absent = snapshot.include_absent;
     let rows = batches(db, snapshot)
-        .map_ok(move |(index, batch)| async move {
-            tokio::task::spawn_blocking(move || encode_batch(format, &batch, index == 0))
+        .map_ok(move |(_, batch)| async move {
+            tokio::task::spawn_blocking(move || encode_batch(format, &batch, include_absent))
                 .await
                 .map_err(|e| ExportError::Io(std::io::Error::other(e)))?
         })
@@ -186,6 +206,19 @@ pub fn chunks(
         bytes: encode_tail(format),
         schools: 0,
     };
+    // The separator before the first school written is the only one to take off.
+    let rows = rows.scan(false, move |started, chunk| {
+        let chunk = chunk.map(|mut c| {
+            if c.schools > 0 {
+                if !*started && format != ExportFormat::Csv && c.bytes.first() == Some(&b',') {
+                    c.bytes.remove(0);
+                }
+                *started = true;
+            }
+            c
+        });
+        future::ready(Some(chunk))
+    });
     stream::once(future::ready(head))
         .chain(rows)
         .chain(stream::once(future::ready(Ok(tail))))
@@ -457,29 +490,39 @@ fn encode_tail(format: ExportFormat) -> Vec<u8> {
     }
 }
 
-/// Encodes one batch of `(uai, stored record)`. Batches are independent, so several can be
-/// encoded at once; only the very first school of the export has no separator before it.
+/// Encodes one batch of `(uai, stored record)`, leaving out the schools the annuaire does not
+/// list unless `include_absent`. Batches are independent, so several can be encoded at once:
+/// in JSON every school has its separator before it, and [`chunks`] takes off the export's
+/// first one (which batch holds the first school written is known only in order).
 fn encode_batch(
     format: ExportFormat,
     batch: &[(String, String)],
-    first_batch: bool,
+    include_absent: bool,
 ) -> Result<Chunk, ExportError> {
     let catalog = Catalog::get();
     let mut row = ExportRow::new();
     let mut chunk = Chunk {
         bytes: Vec::new(),
-        schools: batch.len() as u64,
+        schools: 0,
     };
+    let presence = catalog.index_of("presence_annuaire");
     let mut csv = (format == ExportFormat::Csv).then(csv_writer);
     let mut scratch = String::new();
     let keys = json_keys();
     let (lat, lon) = (catalog.index_of("latitude"), catalog.index_of("longitude"));
     let uai_index = catalog.index_of("uai");
-    for (i, (uai, data)) in batch.iter().enumerate() {
+    for (uai, data) in batch {
         row.read(data).map_err(|e| ExportError::Corrupt {
             uai: uai.clone(),
             detail: e.to_string(),
         })?;
+        let listed = presence
+            .and_then(|i| row.cells.get(i)?.as_ref())
+            .is_some_and(|c| matches!(c, export::Cell::Str(s) if s == "present"));
+        if !listed && !include_absent {
+            continue;
+        }
+        chunk.schools += 1;
         // The UAI is the record's key, not one of its stored values.
         if let Some(cell) = uai_index.and_then(|i| row.cells.get_mut(i)) {
             *cell = Some(export::Cell::Str(std::borrow::Cow::Borrowed(uai.as_str())));
@@ -498,10 +541,7 @@ fn encode_batch(
             continue;
         }
         // One school per line, so that the file also reads well line by line.
-        if !(first_batch && i == 0) {
-            buf.push(b',');
-        }
-        buf.push(b'\n');
+        buf.extend_from_slice(b",\n");
         if format == ExportFormat::Json {
             write_object(buf, keys, &row)?;
             continue;

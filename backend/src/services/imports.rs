@@ -7,24 +7,34 @@
 //! - Importing a file whose values are all already published creates no version (the
 //!   publication rule compares values): re-importing is a no-op, status `unchanged`.
 //! - A database failure rolls everything back, the `imports` row included.
+//! - An annuaire file is the official list: the schools it lists are `present`, those of the
+//!   départements, types and secteurs it covers that it no longer lists are marked `absent`
+//!   (kept, never deleted); the report names both, and every school of any file that the
+//!   annuaire does not list (`outside_register`).
+
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, NotSet, QueryFilter,
-    Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait, NotSet, QueryFilter, QuerySelect, Set, TransactionTrait,
 };
 use serde::Serialize;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 pub use crate::importers::ImportKind;
 use crate::{
-    entities::{departement, import},
+    domain::uai::Uai,
+    entities::{departement, import, school},
     error::AppError,
     importers::{
-        Context, Parsed, parse_file,
-        report::{ImportReport, PublicationSummary},
+        Context, Parsed,
+        annuaire::{Register, ScopeKey},
+        parse_file,
+        report::{ImportReport, PublicationSummary, RegisterReport},
     },
-    services::datasets::{self, Publication, PublishOutcome},
+    services::datasets::{self, Publication, PublishOutcome, SchoolObservation},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +84,14 @@ pub struct ImportOutcome {
     pub publication: Option<PublishOutcome>,
 }
 
+/// How an import treats what it finds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportOptions {
+    /// An annuaire that looks partial (cut short, rows rejected, or without more than a tenth
+    /// of the schools of what it covers) marks nothing absent unless this is set.
+    pub confirm_absences: bool,
+}
+
 /// Imports one file. File problems are in the outcome's report (status `failed`); only a
 /// database failure is an error, and then nothing at all is written.
 pub async fn import_file(
@@ -82,7 +100,15 @@ pub async fn import_file(
     file_name: &str,
     bytes: &[u8],
 ) -> Result<ImportOutcome, ImportError> {
-    import_file_with_progress(db, kind, file_name, bytes, &mut |_, _| {}).await
+    import_file_with_progress(
+        db,
+        kind,
+        file_name,
+        bytes,
+        ImportOptions::default(),
+        &mut |_, _| {},
+    )
+    .await
 }
 
 /// [`import_file`], telling `progress` how far the reading is (bytes done, bytes in all).
@@ -91,6 +117,7 @@ pub async fn import_file_with_progress(
     kind: ImportKind,
     file_name: &str,
     bytes: &[u8],
+    options: ImportOptions,
     progress: &mut (dyn FnMut(u64, u64) + Send),
 ) -> Result<ImportOutcome, ImportError> {
     let started_at = Utc::now();
@@ -99,7 +126,8 @@ pub async fn import_file_with_progress(
     let parse_started = std::time::Instant::now();
     let Parsed {
         mut report,
-        observations,
+        mut observations,
+        register,
     } = parse_file(kind, file_name, bytes, &context, progress);
     tracing::debug!(file_name, elapsed = ?parse_started.elapsed(), rows = report.rows_read, "file parsed");
 
@@ -137,9 +165,47 @@ pub async fn import_file_with_progress(
                 if report.rows_imported > 1 { "s" } else { "" },
             ),
         };
+        // The register is read under the publication lock, so that no other publication
+        // changes what it compares with before this one is written.
+        crate::db::lock_publication(&txn).await?;
+        // The file's schools in file order, once each (ETIC has a row per millésime).
+        let mut seen = HashSet::new();
+        let listed: Vec<String> = observations
+            .iter()
+            .map(|o| o.uai.as_str().to_owned())
+            .filter(|u| seen.insert(u.clone()))
+            .collect();
+        let before = match &register {
+            Some(register) => {
+                let before = register_scope(&txn, register).await?;
+                mark_presence(&mut observations, register, &before, options, &mut report);
+                before
+            }
+            None => HashMap::new(),
+        };
         let publish_started = std::time::Instant::now();
         let outcome = datasets::publish(&txn, &publication, observations).await?;
         tracing::debug!(file_name, elapsed = ?publish_started.elapsed(), "observations published");
+        let outside = not_present(&txn).await?;
+        if let Some(r) = report.register.as_mut() {
+            r.marked_absent.retain(|uai| {
+                outside.contains(uai.as_str()) && before_presence(&before, uai) != Some("absent")
+            });
+            r.listed_again = listed
+                .iter()
+                .filter(|uai| {
+                    !outside.contains(uai.as_str())
+                        && before
+                            .get(uai.as_str())
+                            .is_some_and(|b| b.presence.as_deref() != Some("present"))
+                })
+                .cloned()
+                .collect();
+        }
+        report.outside_register = listed
+            .into_iter()
+            .filter(|uai| outside.contains(uai.as_str()))
+            .collect();
         report.publication = Some(PublicationSummary {
             version: outcome.version,
             schools_created: outcome.schools_created,
@@ -180,6 +246,164 @@ pub async fn import_file_with_progress(
     })
 }
 
+/// A school's `presence_annuaire` as stored.
+type Presence = Option<String>;
+
+/// A school of the register's départements, as published before the import.
+struct Known {
+    scope: ScopeKey,
+    presence: Option<String>,
+}
+
+fn before_presence<'a>(before: &'a HashMap<String, Known>, uai: &str) -> Option<&'a str> {
+    before.get(uai).and_then(|k| k.presence.as_deref())
+}
+
+/// The published schools of the départements an annuaire file covers.
+async fn register_scope<C: ConnectionTrait>(
+    txn: &C,
+    register: &Register,
+) -> Result<HashMap<String, Known>, DbErr> {
+    let departements: BTreeSet<&str> = register
+        .scope
+        .iter()
+        .filter_map(|(d, _, _)| d.as_deref())
+        .collect();
+    let mut out = HashMap::new();
+    for chunk in departements.into_iter().collect::<Vec<_>>().chunks(200) {
+        let rows: Vec<(
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Presence,
+        )> = school::Entity::find()
+            .select_only()
+            .columns([
+                school::Column::Uai,
+                school::Column::CodeDepartement,
+                school::Column::TypeEtablissement,
+                school::Column::Secteur,
+                school::Column::PresenceAnnuaire,
+            ])
+            .filter(school::Column::CodeDepartement.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        for (uai, dep, kind, secteur, presence) in rows {
+            out.insert(
+                uai,
+                Known {
+                    scope: (dep, kind, secteur),
+                    presence,
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Adds to an annuaire's observations the presence of every school it covers: `present` for
+/// the schools it lists, `absent` for the published schools of its scope (département ×
+/// type × secteur) that it does not list — kept with all their values, never deleted. Both
+/// are dated as of the file (its latest `date_maj_ligne`), so that an older file imported
+/// after a newer one does not undo what the newer one says.
+fn mark_presence(
+    observations: &mut Vec<SchoolObservation>,
+    register: &Register,
+    before: &HashMap<String, Known>,
+    options: ImportOptions,
+    report: &mut ImportReport,
+) {
+    let as_of = register
+        .as_of
+        .clone()
+        .unwrap_or_else(|| Utc::now().date_naive().format("%Y-%m-%d").to_string());
+    let listed: HashSet<String> = observations
+        .iter()
+        .map(|o| o.uai.as_str().to_owned())
+        .collect();
+    let present = || ("presence_annuaire", Value::from("present"));
+    let mut extra = Vec::new();
+    for o in observations.iter_mut() {
+        // One observation per school and millésime: the presence joins the row's own when
+        // the row is dated as the file is.
+        if o.millesime.as_deref() == Some(as_of.as_str()) {
+            o.values.push(present());
+        } else {
+            extra.push(SchoolObservation {
+                uai: o.uai.clone(),
+                millesime: Some(as_of.clone()),
+                values: vec![present()],
+                raw: Vec::new(),
+            });
+        }
+    }
+    let mut absent: Vec<&String> = before
+        .iter()
+        .filter(|(uai, k)| !listed.contains(uai.as_str()) && register.scope.contains(&k.scope))
+        .map(|(uai, _)| uai)
+        .collect();
+    absent.sort();
+    // Only a whole, clean file says a school is gone: a cut file, a row whose UAI could not
+    // be read (it may be the missing school's), or an extract narrower than what it seems
+    // to cover (the écoles of a few communes) would mark schools absent wrongly; such
+    // absences wait for a confirmed import.
+    let in_scope = before
+        .values()
+        .filter(|k| register.scope.contains(&k.scope))
+        .count();
+    let partial = report.truncated
+        || report.rows_rejected > 0
+        || (absent.len() > 5 && absent.len() * 10 > in_scope);
+    let withheld = if partial && !options.confirm_absences {
+        std::mem::take(&mut absent)
+    } else {
+        Vec::new()
+    };
+    for uai in &absent {
+        if let Ok(uai) = Uai::parse(uai) {
+            extra.push(SchoolObservation {
+                uai,
+                millesime: Some(as_of.clone()),
+                values: vec![("presence_annuaire", Value::from("absent"))],
+                raw: Vec::new(),
+            });
+        }
+    }
+    observations.extend(extra);
+    let label = |v: &Option<String>| v.clone().unwrap_or_else(|| "non renseigné".to_owned());
+    report.register = Some(RegisterReport {
+        scope: register
+            .scope
+            .iter()
+            .map(|(d, t, s)| format!("{} · {} · {}", label(d), label(t), label(s)))
+            .collect(),
+        as_of,
+        listed: listed.len() as u64,
+        marked_absent: absent.into_iter().cloned().collect(),
+        listed_again: Vec::new(),
+        withheld: withheld.into_iter().cloned().collect(),
+    });
+}
+
+/// The schools not in the official list: absent from the annuaire, or never listed.
+async fn not_present<C: ConnectionTrait>(txn: &C) -> Result<HashSet<String>, DbErr> {
+    Ok(school::Entity::find()
+        .select_only()
+        .column(school::Column::Uai)
+        .filter(
+            Condition::any()
+                .add(school::Column::PresenceAnnuaire.is_null())
+                .add(school::Column::PresenceAnnuaire.ne("present")),
+        )
+        .into_tuple::<String>()
+        .all(txn)
+        .await?
+        .into_iter()
+        .collect())
+}
+
 async fn load_context(db: &DatabaseConnection, kind: ImportKind) -> Result<Context, DbErr> {
     let mut context = Context::default();
     if kind == ImportKind::Etic {
@@ -214,4 +438,29 @@ pub async fn get_import(
         import: model,
         report,
     }))
+}
+
+/// Schools published before presence in the annuaire was recorded (migration 14): an
+/// annuaire was imported, yet no school has a presence. `None` when there is nothing to do.
+/// They count nowhere until the annuaire is imported again, which the operator is told.
+pub async fn schools_awaiting_the_annuaire(db: &DatabaseConnection) -> Result<Option<u64>, DbErr> {
+    use sea_orm::PaginatorTrait;
+    let annuaire_imported = import::Entity::find()
+        .filter(import::Column::Kind.eq("annuaire"))
+        .filter(import::Column::Status.ne("failed"))
+        .count(db)
+        .await?
+        > 0;
+    if !annuaire_imported {
+        return Ok(None);
+    }
+    let with_presence = school::Entity::find()
+        .filter(school::Column::PresenceAnnuaire.is_not_null())
+        .count(db)
+        .await?;
+    if with_presence > 0 {
+        return Ok(None);
+    }
+    let schools = school::Entity::find().count(db).await?;
+    Ok((schools > 0).then_some(schools))
 }

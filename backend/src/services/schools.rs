@@ -36,6 +36,9 @@ pub struct SchoolFilter {
     pub school_type: Option<String>,
     pub secteur: Option<String>,
     pub q: Option<String>,
+    /// Also the schools the annuaire does not list (absent from its latest import, or never
+    /// listed); by default lists keep to the official list.
+    pub include_absent: bool,
     pub page: u64,
     pub per_page: u64,
 }
@@ -53,6 +56,7 @@ pub struct SchoolQuery {
     pub school_type: Option<String>,
     pub secteur: Option<String>,
     pub q: Option<String>,
+    pub include: Option<String>,
     pub page: Option<String>,
     pub per_page: Option<String>,
 }
@@ -81,6 +85,8 @@ impl SchoolQuery {
                 allowed("secteur", v)
             }),
             q: present(self.q).map(|q| fold(q.trim())),
+            include_absent: read(&mut errors, "include", self.include, parse_include)
+                .unwrap_or(false),
             page: read(&mut errors, "page", self.page, |v| {
                 number(v, u64::from(u32::MAX))
             })
@@ -139,6 +145,17 @@ fn allowed(field: &str, v: &str) -> Result<String, String> {
     }
 }
 
+/// `include=absent`: the schools out of the official list too.
+pub fn parse_include(v: &str) -> Result<bool, String> {
+    if v.eq_ignore_ascii_case("absent") {
+        Ok(true)
+    } else {
+        Err(format!(
+            "« {v} » n'est pas une valeur admise ; valeur : absent (les établissements absents de l'annuaire aussi)"
+        ))
+    }
+}
+
 fn number(v: &str, max: u64) -> Result<u64, String> {
     match v.parse::<u64>() {
         Ok(n) if (1..=max).contains(&n) => Ok(n),
@@ -161,6 +178,8 @@ pub struct SchoolSummary {
     pub code_region: Option<String>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
+    /// `present`, `absent` (no longer in the annuaire) or none (never listed).
+    pub presence_annuaire: Option<String>,
 }
 
 impl From<school::Model> for SchoolSummary {
@@ -177,6 +196,7 @@ impl From<school::Model> for SchoolSummary {
             code_region: s.code_region,
             latitude: s.latitude,
             longitude: s.longitude,
+            presence_annuaire: s.presence_annuaire,
         }
     }
 }
@@ -223,6 +243,9 @@ pub async fn search<C: ConnectionTrait>(
     if let Some(s) = &filter.secteur {
         cond = cond.add(school::Column::Secteur.eq(s.as_str()));
     }
+    if !filter.include_absent {
+        cond = cond.add(school::Column::PresenceAnnuaire.eq("present"));
+    }
     if let Some(q) = &filter.q {
         let pattern = like_pattern(q);
         let uai_prefix = format!("{}%", q.to_uppercase().replace(['%', '_'], ""));
@@ -251,6 +274,10 @@ pub struct PublishedValue {
     pub value: Value,
     pub label: &'static str,
     pub provenance: Option<ProvenanceView>,
+    /// How the source wrote the value, when it wrote it otherwise than the catalogue's code
+    /// (`50OuPlus` for `50_plus`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -259,6 +286,26 @@ pub struct ObservationView {
     pub millesime: Option<String>,
     pub import_id: i64,
     pub values: BTreeMap<String, Value>,
+    /// How the source wrote the coded values, where it differs from the code.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub raw: BTreeMap<String, String>,
+    /// Codes no known spelling matches: kept as written, not published.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub unrecognised: BTreeMap<String, String>,
+}
+
+/// Whether the school is in the official list, in words and with the import that said so.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnnuaireStatus {
+    /// `present`, `absent`, or `null`: no annuaire import ever listed it.
+    pub presence: Option<String>,
+    /// The import that listed it, or the first that no longer listed it.
+    pub import_id: Option<i64>,
+    /// The date of the annuaire that said so.
+    pub as_of: Option<String>,
+    /// Whether it counts in completeness, quality and indicators (listed and open).
+    pub counted: bool,
+    pub message: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -268,6 +315,9 @@ pub struct SchoolDetail {
     /// The dataset version that last changed this school, and the one that first published it.
     pub version: i32,
     pub created_version: i32,
+    /// Whether the annuaire lists it: a school it does not list is kept, out of the official
+    /// denominator, lists and exports by default.
+    pub annuaire: AnnuaireStatus,
     /// Theme → field → published value with its provenance. Every theme is present, empty
     /// when nothing is known, so that what is missing shows.
     pub themes: BTreeMap<&'static str, BTreeMap<&'static str, PublishedValue>>,
@@ -315,6 +365,7 @@ pub async fn get<C: ConnectionTrait>(db: &C, uai: &Uai) -> Result<Option<SchoolD
                     value: v.0.clone(),
                     label: field.label_fr,
                     provenance: provs.get(&v.1).cloned(),
+                    raw: None,
                 },
             );
         }
@@ -346,28 +397,88 @@ pub async fn get<C: ConnectionTrait>(db: &C, uai: &Uai) -> Result<Option<SchoolD
             replaced_in_version: version,
         })
         .collect();
-    let observations = observation::Entity::find()
+    let observations: Vec<ObservationView> = observation::Entity::find()
         .filter(observation::Column::Uai.eq(uai.as_str()))
         .order_by_asc(observation::Column::Source)
         .order_by_asc(observation::Column::Millesime)
         .all(db)
         .await?
         .into_iter()
-        .map(|o| ObservationView {
-            source: o.source,
-            millesime: (!o.millesime.is_empty()).then_some(o.millesime),
-            import_id: o.import_id,
-            values: serde_json::from_str(&o.data).unwrap_or_default(),
+        .map(|o| {
+            let values: BTreeMap<String, Value> = serde_json::from_str(&o.data).unwrap_or_default();
+            let all_raw: BTreeMap<String, String> = o
+                .raw
+                .as_deref()
+                .and_then(|r| serde_json::from_str(r).ok())
+                .unwrap_or_default();
+            let (raw, unrecognised) = all_raw
+                .into_iter()
+                .partition(|(field, _)| values.contains_key(field));
+            ObservationView {
+                source: o.source,
+                millesime: (!o.millesime.is_empty()).then_some(o.millesime),
+                import_id: o.import_id,
+                values,
+                raw,
+                unrecognised,
+            }
         })
         .collect();
+    // A published value's spelling is its observation's: same source and millésime.
+    for (field, value) in themes.values_mut().flat_map(|t| t.iter_mut()) {
+        let Some(p) = &value.provenance else {
+            continue;
+        };
+        value.raw = observations
+            .iter()
+            .find(|o| o.source == p.source && o.millesime == p.millesime)
+            .and_then(|o| o.raw.get(*field).cloned());
+    }
+    let annuaire = annuaire_status(&record, &provs);
     Ok(Some(SchoolDetail {
         uai: s.uai,
         name: s.name,
         version: s.version,
         created_version: s.created_version,
+        annuaire,
         themes,
         history,
         other_observations: observations,
         completeness,
     }))
+}
+
+fn annuaire_status(
+    record: &SchoolRecord,
+    provs: &std::collections::HashMap<crate::domain::record::ProvenanceId, ProvenanceView>,
+) -> AnnuaireStatus {
+    let stored = record.0.get("presence_annuaire");
+    let presence = stored.and_then(|v| v.0.as_str()).map(str::to_owned);
+    let prov = stored.and_then(|v| provs.get(&v.1));
+    let import_id = prov.and_then(|p| p.import.as_ref().map(|i| i.id));
+    let as_of = prov.and_then(|p| p.millesime.clone());
+    let counted = crate::domain::completeness::is_counted(presence.as_deref(), record.str("etat"));
+    let import = import_id.map_or_else(String::new, |id| format!("l'import {id}"));
+    let date = as_of
+        .as_deref()
+        .map_or_else(String::new, |d| format!(", annuaire au {d}"));
+    let message = match presence.as_deref() {
+        Some("present") if counted => {
+            format!("figure dans l'annuaire de l'éducation ({import}{date})")
+        }
+        Some("present") => format!(
+            "figure dans l'annuaire de l'éducation ({import}{date}), mais n'est pas ouvert : hors complétude"
+        ),
+        Some(_) => format!(
+            "absent de l'annuaire depuis {import}{date} : conservé avec ses valeurs et leur provenance, hors complétude, listes et exports par défaut (include=absent pour l'y voir)"
+        ),
+        None => "ne figure dans aucun import de l'annuaire de l'éducation (connu d'une autre source seulement) : hors complétude, listes et exports par défaut (include=absent pour l'y voir)".to_owned(),
+    };
+    AnnuaireStatus {
+        presence,
+        import_id,
+        as_of,
+        counted,
+        message,
+    }
 }

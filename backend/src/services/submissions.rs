@@ -1069,6 +1069,7 @@ pub async fn decide(
                 uai,
                 millesime: Some(millesime.clone()),
                 values,
+                raw: Vec::new(),
             });
         }
         let outcome = datasets::publish(

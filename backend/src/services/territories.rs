@@ -267,7 +267,7 @@ impl TerritoryRef {
     }
 }
 
-/// Schools of a territory that are not closed, by `type_etablissement` and `secteur`
+/// Schools a territory counts (listed in the annuaire and open), by `type_etablissement` and `secteur`
 /// (`non_renseigne` where the value is unknown).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SchoolCounts {
@@ -581,6 +581,18 @@ async fn region_ref<C: ConnectionTrait>(db: &C, code: &str) -> Result<Option<Ter
         .map(|r| TerritoryRef::new(Level::Region, &r.code, &r.name)))
 }
 
+/// The schools a territory counts: those of the official list that are open
+/// ([`crate::domain::completeness::is_counted`]).
+pub fn counted_schools() -> Condition {
+    Condition::all()
+        .add(school::Column::PresenceAnnuaire.eq("present"))
+        .add(
+            Condition::any()
+                .add(school::Column::Etat.is_null())
+                .add(school::Column::Etat.is_not_in(crate::domain::completeness::NOT_OPEN)),
+        )
+}
+
 async fn count_schools<C: ConnectionTrait>(
     db: &C,
     condition: Condition,
@@ -591,12 +603,7 @@ async fn count_schools<C: ConnectionTrait>(
         .column(school::Column::Secteur)
         .column_as(school::Column::Uai.count(), "n")
         .filter(condition)
-        // A closed school no longer counts in its territory.
-        .filter(
-            Condition::any()
-                .add(school::Column::Etat.is_null())
-                .add(school::Column::Etat.ne("ferme")),
-        )
+        .filter(counted_schools())
         .group_by(school::Column::TypeEtablissement)
         .group_by(school::Column::Secteur)
         .into_tuple()

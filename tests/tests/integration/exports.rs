@@ -29,12 +29,20 @@ fn observation(
     values: &[(&'static str, Value)],
 ) -> SchoolObservation {
     let uai = uai(digits);
-    let mut all = vec![("uai", Value::from(uai.as_str()))];
-    all.extend(values.iter().cloned());
+    // Schools of the annuaire, unless the values say otherwise.
+    let mut all = vec![
+        ("uai", Value::from(uai.as_str())),
+        ("presence_annuaire", Value::from("present")),
+    ];
+    for (f, v) in values {
+        all.retain(|(g, _)| g != f);
+        all.push((f, v.clone()));
+    }
     SchoolObservation {
         uai,
         millesime: Some(millesime.into()),
         values: all,
+        raw: Vec::new(),
     }
 }
 
@@ -129,8 +137,10 @@ async fn two_versions(app: &TestApp) {
 
 /// A CSV data line as the export writes it: cells (already CSV-escaped) at their catalogue
 /// columns, empty elsewhere.
+/// A school's line; a school of the annuaire unless the cells say otherwise.
 fn csv_line(cells: &[(&str, &str)]) -> String {
-    let by_name: HashMap<&str, &str> = cells.iter().copied().collect();
+    let mut by_name: HashMap<&str, &str> = HashMap::from([("presence_annuaire", "present")]);
+    by_name.extend(cells.iter().copied());
     Catalog::get()
         .fields()
         .iter()
@@ -306,6 +316,7 @@ async fn json_and_geojson_carry_the_values_and_the_licence() {
             "latitude": 48.1113,
             "longitude": -1.68,
             "nb_terminaux": 10,
+            "presence_annuaire": "present",
         })
     );
     // JSON carries the canonical value as is: no spreadsheet neutralisation there.
@@ -757,4 +768,109 @@ async fn every_export_names_each_school_by_its_uai() {
             .iter()
             .all(|f| f["id"].is_string() && f["properties"]["uai"] == f["id"])
     );
+}
+
+/// Schools the annuaire no longer lists, or never listed, are out of the exports by default
+/// (the official list); `include=absent` puts them back, with another ETag and file name.
+/// Past versions keep what they said: a school listed then is in their export.
+#[tokio::test]
+async fn exports_keep_to_the_official_list_unless_asked() {
+    let app = TestApp::new().await;
+    two_versions(&app).await;
+    let v3 = publish(
+        &app,
+        "annuaire 2027",
+        vec![
+            observation(
+                "0350003",
+                "2027-06-01",
+                &[("presence_annuaire", json!("absent"))],
+            ),
+            // Known from the ETIC survey only.
+            SchoolObservation {
+                uai: uai("0350009"),
+                millesime: Some("2027".into()),
+                values: vec![("nb_terminaux", json!(12))],
+                raw: Vec::new(),
+            },
+        ],
+    )
+    .await;
+    assert_eq!(v3, 3);
+    for format in ["csv", "json", "geojson"] {
+        let official = app.get(&format!("/api/v1/exports/schools.{format}")).await;
+        official.assert_status(StatusCode::OK);
+        let all = app
+            .get(&format!("/api/v1/exports/schools.{format}?include=absent"))
+            .await;
+        all.assert_status(StatusCode::OK);
+        let (o, a) = (official.text(), all.text());
+        for absent in [uai("0350003"), uai("0350009")] {
+            assert!(
+                !o.contains(absent.as_str()),
+                "{format}: {absent} in the official list"
+            );
+            assert!(
+                a.contains(absent.as_str()),
+                "{format}: {absent} missing with include=absent"
+            );
+        }
+        assert!(o.contains(uai("0350001").as_str()));
+        assert_ne!(official.header(header::ETAG), all.header(header::ETAG));
+        assert_eq!(
+            all.header(header::CONTENT_DISPOSITION).map(str::to_owned),
+            Some(format!(
+                "attachment; filename=\"ecarto-etablissements-v3-avec-absents.{format}\""
+            ))
+        );
+        if format != "csv" {
+            // Still valid JSON whichever schools are left out.
+            let doc: Value = serde_json::from_str(&o).expect("valid JSON");
+            let key = if format == "json" {
+                "schools"
+            } else {
+                "features"
+            };
+            assert_eq!(doc[key].as_array().map(Vec::len), Some(3), "{format}");
+            let doc: Value = serde_json::from_str(&a).expect("valid JSON");
+            assert_eq!(doc[key].as_array().map(Vec::len), Some(5), "{format}");
+        }
+    }
+    // Version 2 listed 0350003: its export still holds it.
+    let v2 = app
+        .get("/api/v1/exports/schools.csv?version=2")
+        .await
+        .text();
+    assert!(v2.contains(uai("0350003").as_str()));
+    let bad = app.get("/api/v1/exports/schools.csv?include=tout").await;
+    bad.assert_status(StatusCode::BAD_REQUEST);
+    assert!(bad.text().contains("include"), "{}", bad.text());
+}
+
+/// A whole first batch left out (its schools all outside the official list) leaves the JSON
+/// array well formed: the separator goes before every school but the first one written.
+#[tokio::test]
+async fn a_json_export_whose_first_batch_is_all_absent_is_well_formed() {
+    let app = TestApp::new().await;
+    let absent: Vec<SchoolObservation> = (0..1100)
+        .map(|i| SchoolObservation {
+            uai: uai(&format!("{:07}", 100_000 + i)),
+            millesime: Some("2027".into()),
+            values: vec![("nb_terminaux", json!(i))],
+            raw: Vec::new(),
+        })
+        .chain([observation(
+            "0999001",
+            "2027-06-01",
+            &[("nb_terminaux", json!(1))],
+        )])
+        .collect();
+    publish(&app, "ETIC et annuaire", absent).await;
+    let doc = app.get("/api/v1/exports/schools.json").await.json();
+    assert_eq!(doc["schools"].as_array().map(Vec::len), Some(1));
+    let all = app
+        .get("/api/v1/exports/schools.json?include=absent")
+        .await
+        .json();
+    assert_eq!(all["schools"].as_array().map(Vec::len), Some(1101));
 }

@@ -18,9 +18,15 @@ async fn first_start_loads_the_real_sample_and_every_documented_endpoint_answers
     assert!(seed::sample_if_empty(db).await.unwrap().is_none());
     assert!(territories::ensure_loaded(db).await.unwrap().is_none());
 
+    // Lists keep to the official list: the 993 + 613 schools the annuaires of 35 and 94 list.
     let body = app.get("/api/v1/schools?per_page=1").await.json();
-    // 993 + 613 schools of 35 and 94, one more collège from the géolocalisation file, and
-    // 176 second-degree schools of the académie de Montpellier known from ETIC only.
+    assert_eq!(body["total"], 993 + 613);
+    // With the others: one more collège from the géolocalisation file, and 176
+    // second-degree schools of the académie de Montpellier known from ETIC only.
+    let body = app
+        .get("/api/v1/schools?per_page=1&include=absent")
+        .await
+        .json();
     assert_eq!(body["total"], 993 + 613 + 1 + 176);
     assert_eq!(
         app.get("/api/v1/datasets/versions").await.json()["latest"],
@@ -28,10 +34,24 @@ async fn first_start_loads_the_real_sample_and_every_documented_endpoint_answers
     );
     // ETIC schools are placed in their académie, since territories came first.
     let montpellier = app
-        .get("/api/v1/schools?academie=11&per_page=1")
+        .get("/api/v1/schools?academie=11&per_page=1&include=absent")
         .await
         .json();
     assert_eq!(montpellier["total"], 176);
+    assert_eq!(
+        montpellier["schools"][0]["presence_annuaire"],
+        serde_json::Value::Null
+    );
+    let school = app.get("/api/v1/schools/0110067N").await.json();
+    assert_eq!(school["annuaire"]["counted"], false);
+    assert!(
+        school["annuaire"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("ne figure dans aucun import de l'annuaire"),
+        "{}",
+        school["annuaire"]
+    );
     let rennes = app.get("/api/v1/territories/academie/14").await.json();
     assert_eq!(rennes["name"], "Rennes");
 

@@ -25,6 +25,13 @@ const IILE_ET_VILAINE: &str = "annuaire/annuaire-ille-et-vilaine.csv";
 const VAL_DE_MARNE: &str = "annuaire/annuaire-val-de-marne.csv";
 const GEOLOCALISATION: &str = "annuaire/geolocalisation-colleges-ille-et-vilaine.csv";
 const ETIC: &str = "etic/etic-2d-academie-montpellier.csv";
+/// Values the Ille-et-Vilaine extract publishes: the 19,655 cells of the fields the catalogue
+/// had before issue 13, plus, counted from the file by a script: each school's presence and
+/// types (2 × 993), the 3 multi-line schools' other sites, and the 3,584 yes/no offers
+/// (tracks, SEGPA, ULIS…) a UAI's lines answer.
+const VALUES_35: u64 = 19_655 + 2 * 993 + 3 + 3_584;
+/// The same for Val-de-Marne: 11,034 + 2 × 613 + 1,839.
+const VALUES_94: u64 = 11_034 + 2 * 613 + 1_839;
 
 fn read(rel: &str) -> Vec<u8> {
     std::fs::read(shared_data(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
@@ -135,23 +142,37 @@ async fn annuaire_files_import_with_exact_counts() {
         Some("l'annuaire de l'éducation")
     );
     assert_eq!(o.report.encoding.as_deref(), Some("UTF-8 avec BOM"));
-    assert_eq!(counts(&o), (996, 993, 3));
-    assert_eq!(published(&o), (Some(1), 993, 0, 19655));
-    // Three establishments span two lines of this extract: the first line is kept.
-    let dup = |line, uai, first| {
-        format!(
-            "ligne {line}, colonne « Identifiant_de_l_etablissement », valeur « {uai} » : attendu un code UAI qui n'apparaît qu'une fois dans le fichier : {uai} figure déjà ligne {first}, seule cette première ligne est importée (ligne ignorée)"
-        )
-    };
+    assert_eq!(counts(&o), (996, 996, 0));
+    assert_eq!(published(&o), (Some(1), 993, 0, VALUES_35));
+    // Three establishments span two lines of this extract: each is one school.
+    let merged: Vec<(&str, &[u64], u64)> = o
+        .report
+        .merged
+        .iter()
+        .map(|m| (m.uai.as_str(), m.lines.as_slice(), m.main_line))
+        .collect();
     assert_eq!(
-        error_lines(&o),
+        merged,
         [
-            dup(940, "0352072M", 139),
-            dup(961, "0350852L", 162),
-            dup(974, "0350778F", 794)
+            ("0352072M", &[139, 940][..], 940),
+            ("0350852L", &[162, 961][..], 961),
+            ("0350778F", &[794, 974][..], 794)
         ]
     );
+    assert!(error_lines(&o).is_empty(), "{:?}", error_lines(&o));
+    assert_eq!((o.report.values_dropped, o.report.values_kept_raw), (0, 0));
     assert!(o.report.file_errors.is_empty() && o.report.notes.is_empty());
+    let register = o
+        .report
+        .register
+        .as_ref()
+        .expect("the annuaire is the register");
+    assert_eq!(
+        (register.listed, register.as_of.as_str()),
+        (993, "2023-06-08")
+    );
+    assert!(register.marked_absent.is_empty() && register.withheld.is_empty());
+    assert!(o.report.outside_register.is_empty());
 
     let r = record(db, "0350122T").await;
     assert_eq!(
@@ -204,7 +225,7 @@ async fn annuaire_files_import_with_exact_counts() {
         Some("l'annuaire de l'éducation (schéma 2026, sans Nombre_d_eleves)")
     );
     assert_eq!(counts(&o), (613, 613, 0));
-    assert_eq!(published(&o), (Some(2), 613, 0, 11034));
+    assert_eq!(published(&o), (Some(2), 613, 0, VALUES_94));
     assert_eq!(
         o.report.notes,
         [
@@ -222,12 +243,17 @@ async fn annuaire_files_import_with_exact_counts() {
         Some("le fichier « adresse et géolocalisation des établissements »")
     );
     assert_eq!(counts(&o), (117, 117, 0));
-    // One collège opening soon is not in the annuaire extract; the others gain the fields only
-    // this file has (dénomination, patronyme, lieu-dit, BP, localité), nothing else changes:
-    // the file is undated, so it never overrides the dated annuaire.
-    assert_eq!(published(&o), (Some(3), 1, 116, 438));
+    // One collège opening soon is not in the annuaire extract (its type is published for it,
+    // as `types_etablissement` too); the others gain the fields only this file has
+    // (dénomination, patronyme, lieu-dit, BP, localité), nothing else changes: the file is
+    // undated, so it never overrides the dated annuaire. It is no register: the collège it
+    // brings is outside the official list.
+    assert_eq!(published(&o), (Some(3), 1, 116, 438 + 1));
+    assert_eq!(o.report.outside_register, ["0353083L"]);
+    assert!(o.report.register.is_none());
     let created = record(db, "0353083L").await;
     assert_eq!(value(&created, "etat"), "a_ouvrir");
+    assert!(created.get("presence_annuaire").is_none());
     assert_eq!(value(&created, "type_etablissement"), "college");
     assert_eq!(value(&created, "secteur"), "prive");
     let r = record(db, "0350017D").await;
@@ -289,6 +315,14 @@ async fn importing_the_same_file_twice_publishes_no_new_version() {
         import_real(&app, ImportKind::Annuaire, rel).await;
     }
     import_real(&app, ImportKind::Etic, ETIC).await;
+    // The géolocalisation file brought a collège the annuaire does not list: importing the
+    // annuaire again marks it absent, once.
+    let o = import_real(&app, ImportKind::Annuaire, IILE_ET_VILAINE).await;
+    assert_eq!(published(&o), (Some(4), 0, 1, 1));
+    assert_eq!(
+        o.report.register.as_ref().unwrap().marked_absent,
+        ["0353083L"]
+    );
     let before = snapshot(db).await;
     for (kind, rel) in [
         (ImportKind::Annuaire, IILE_ET_VILAINE),
@@ -310,7 +344,7 @@ async fn importing_the_same_file_twice_publishes_no_new_version() {
         );
     }
     assert_eq!(snapshot(db).await, before);
-    assert_eq!(import::Entity::find().count(db).await.unwrap(), 6);
+    assert_eq!(import::Entity::find().count(db).await.unwrap(), 7);
 }
 
 #[tokio::test]
@@ -349,7 +383,7 @@ async fn a_modified_copy_publishes_exactly_that_change() {
     assert_eq!(version.import_id, Some(o.import_id));
     assert_eq!(
         version.summary,
-        "Import annuaire : copie.csv (993 lignes importées)"
+        "Import annuaire : copie.csv (996 lignes importées)"
     );
 }
 
@@ -495,7 +529,8 @@ async fn the_annuaire_outranks_etic_for_identity_fields() {
         annuaire.as_bytes(),
     )
     .await;
-    assert_eq!(published(&o), (Some(2), 0, 1, 2));
+    // The name and the number of pupils, its presence in the annuaire and its types.
+    assert_eq!(published(&o), (Some(2), 0, 1, 4));
     let r = record(db, "0110067N").await;
     assert_eq!(value(&r, "nombre_eleves"), 700);
     assert_eq!(value(&r, "appellation_officielle"), "Collège Antoine-Fabre");
@@ -555,24 +590,32 @@ fn assert_refused(o: &ImportOutcome, message: &str) {
 async fn a_file_cut_in_the_middle_of_a_row() {
     let app = app_with_ille_et_vilaine().await;
     let original = text(IILE_ET_VILAINE);
-    let line_500 = original.lines().nth(499).unwrap();
-    let start = original.find(line_500).unwrap();
-    let cut = start + line_500.match_indices(';').nth(10).unwrap().0 + 3;
+    // Cut after the last line of the multi-line schools (line 974), so that every school the
+    // cut file lists is whole.
+    let line_980 = original.lines().nth(979).unwrap();
+    let start = original.find(line_980).unwrap();
+    let cut = start + line_980.match_indices(';').nth(10).unwrap().0 + 3;
     let o = import_broken(&app, "tronque.csv", &original.as_bytes()[..cut]).await;
     assert_eq!(o.status, ImportStatus::Unchanged);
-    assert_eq!(counts(&o), (499, 498, 1));
+    assert_eq!(counts(&o), (979, 978, 1));
     assert_eq!(
         error_lines(&o),
         [
-            "ligne 500, valeur « 12 colonnes » : attendu 69 colonnes séparées par « ; » comme la ligne d'en-tête (ligne incomplète, ou séparateur différent) (ligne ignorée)"
+            "ligne 980, valeur « 12 colonnes » : attendu 69 colonnes séparées par « ; » comme la ligne d'en-tête (ligne incomplète, ou séparateur différent) (ligne ignorée)"
         ]
     );
     assert_eq!(
         o.report.notes,
         [
-            "la dernière ligne (ligne 500) est incomplète et le fichier ne se termine pas par un saut de ligne : il a sans doute été tronqué"
+            "la dernière ligne (ligne 980) est incomplète et le fichier ne se termine pas par un saut de ligne : il a sans doute été tronqué"
         ]
     );
+    // The schools after the cut are not marked absent from the annuaire: a cut file says
+    // nothing of them.
+    let register = o.report.register.as_ref().unwrap();
+    assert!(register.marked_absent.is_empty());
+    assert_eq!(register.withheld.len(), 993 - 975);
+    assert!(o.report.summary(0, None).contains("--confirm-absences"));
 }
 
 #[tokio::test]
@@ -585,7 +628,7 @@ async fn a_windows_1252_copy_reads_the_same_accents() {
     assert!(std::str::from_utf8(&bytes).is_err());
     let o = import_broken(&app, "windows.csv", &bytes).await;
     assert_eq!(o.report.encoding.as_deref(), Some("Windows-1252"));
-    assert_eq!(counts(&o), (996, 993, 3));
+    assert_eq!(counts(&o), (996, 996, 0));
     // Every value, accents included, equals the UTF-8 import's: nothing to publish.
     assert_eq!(o.status, ImportStatus::Unchanged);
     assert_eq!(
@@ -606,7 +649,7 @@ async fn separators_other_than_semicolons() {
     let o = import_broken(&app, "tabulations.csv", tabs.as_bytes()).await;
     assert_eq!(
         (o.status, counts(&o)),
-        (ImportStatus::Unchanged, (996, 993, 3))
+        (ImportStatus::Unchanged, (996, 996, 0))
     );
     assert_eq!(o.report.separator.as_deref(), Some("tabulation"));
     let commas: String = original
@@ -628,7 +671,7 @@ async fn separators_other_than_semicolons() {
     let o = import_broken(&app, "virgules.csv", commas.as_bytes()).await;
     assert_eq!(
         (o.status, counts(&o)),
-        (ImportStatus::Unchanged, (996, 993, 3))
+        (ImportStatus::Unchanged, (996, 996, 0))
     );
     assert_eq!(o.report.separator.as_deref(), Some("« , »"));
     // A separator that is none of them.
@@ -677,7 +720,7 @@ async fn missing_required_columns() {
     let o = import_broken(&app, "etic.csv", &read(ETIC)).await;
     assert_refused(
         &o,
-        "ce fichier est l'enquête ETIC (second degré) : importez-le avec `ecarto import etic`",
+        "ce fichier est l'enquête ETIC : importez-le avec `ecarto import etic`",
     );
 }
 
@@ -685,27 +728,52 @@ async fn missing_required_columns() {
 async fn duplicated_uai_and_wrong_check_letter() {
     let app = app_with_ille_et_vilaine().await;
     let original = text(IILE_ET_VILAINE);
+    // A UAI on a second line is one more line of that school (a site, a track): merged,
+    // the first line staying the main one, the other kept as a secondary site.
     let second = original.lines().nth(1).unwrap();
     let duplicated = format!(
         "{original}{}\n",
         second.replace("les Lucioles", "les Lucioles (bis)")
     );
-    let o = import_broken(&app, "doublon.csv", duplicated.as_bytes()).await;
+    let o = import(
+        &app,
+        ImportKind::Annuaire,
+        "doublon.csv",
+        duplicated.as_bytes(),
+    )
+    .await;
     assert_eq!(
         (o.status, counts(&o)),
-        (ImportStatus::Unchanged, (997, 993, 4))
+        (ImportStatus::Published, (997, 997, 0))
+    );
+    assert_eq!(published(&o), (Some(2), 0, 1, 1));
+    let m = o
+        .report
+        .merged
+        .iter()
+        .find(|m| m.uai == "0350122T")
+        .unwrap();
+    assert_eq!((m.lines.as_slice(), m.main_line), (&[2, 998][..], 2));
+    let r = record(&app.state.db, "0350122T").await;
+    assert_eq!(
+        value(&r, "appellation_officielle"),
+        "Ecole primaire publique les Lucioles"
     );
     assert_eq!(
-        error_lines(&o)[3],
-        "ligne 998, colonne « Identifiant_de_l_etablissement », valeur « 0350122T » : attendu un code UAI qui n'apparaît qu'une fois dans le fichier : 0350122T figure déjà ligne 2, seule cette première ligne est importée (ligne ignorée)"
+        value(&r, "sites_secondaires"),
+        json!(["Ecole primaire publique les Lucioles (bis) — 6 rue PHILIPPE, 35580 BAULON"])
     );
 
     let wrong_letter = original.replacen("\n0350165P;", "\n0350165A;", 1);
     let o = import_broken(&app, "lettre-cle.csv", wrong_letter.as_bytes()).await;
     assert_eq!(
         (o.status, counts(&o)),
-        (ImportStatus::Unchanged, (996, 992, 4))
+        (ImportStatus::Unchanged, (996, 995, 1))
     );
+    // The school whose UAI was mistyped is not marked absent: a rejected row may be it.
+    let register = o.report.register.as_ref().unwrap();
+    assert!(register.marked_absent.is_empty());
+    assert_eq!(register.withheld, ["0350165P"]);
     assert_eq!(
         error_lines(&o)[0],
         "ligne 3, colonne « Identifiant_de_l_etablissement », valeur « 0350165A » : attendu un code UAI valide (7 chiffres et la lettre clé) : la lettre clé de « 0350165A » est fausse : la lettre attendue pour 0350165 est P (ligne ignorée)"
@@ -733,7 +801,7 @@ async fn bad_cells_are_reported_and_the_rest_of_the_row_kept() {
     let o = import_broken(&app, "cellules.csv", modified.as_bytes()).await;
     assert_eq!(
         (o.status, counts(&o)),
-        (ImportStatus::Unchanged, (996, 993, 3))
+        (ImportStatus::Unchanged, (996, 996, 0))
     );
     assert_eq!(
         error_lines(&o)[..3],

@@ -10,6 +10,7 @@ mod health;
 mod identity;
 mod imports;
 mod jobs;
+mod official_list;
 mod oidc;
 mod pages;
 mod schools;

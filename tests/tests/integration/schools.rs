@@ -283,7 +283,8 @@ async fn versions_and_changelog() {
     assert_eq!(body["latest"], 2);
     assert_eq!(body["versions"][0]["version"], 2);
     assert_eq!(body["versions"][1]["schools_created"], 4);
-    assert_eq!(body["versions"][1]["values_changed"], 28);
+    // 28 values, and each of the 4 schools' presence in the annuaire.
+    assert_eq!(body["versions"][1]["values_changed"], 28 + 4);
 
     let body = app.get("/api/v1/datasets/versions/2/changes").await.json();
     assert_eq!(body["total_schools"], 1);
@@ -303,7 +304,8 @@ async fn versions_and_changelog() {
         .await
         .json();
     assert_eq!(body["total_schools"], 4);
-    assert_eq!(body["changes"].as_array().unwrap().len(), 14);
+    // Two schools of 7 values each and their presence in the annuaire.
+    assert_eq!(body["changes"].as_array().unwrap().len(), 2 * (7 + 1));
     assert!(body["changes"][0]["old"].is_null());
 
     app.get("/api/v1/datasets/versions/3/changes")

@@ -10,33 +10,8 @@ use ecarto_tests::TestApp;
 use serde_json::{Value, json};
 
 type Row = HashMap<String, String>;
-/// A field, the raw columns that fill it, whether the school type expects it, and which
-/// schools of that type do.
-type Check = (
-    &'static str,
-    &'static [&'static str],
-    bool,
-    fn(&&&Row) -> bool,
-);
-
-fn raw(path: &str) -> Vec<Row> {
-    let file = ecarto_tests::repo_root().join("../shared/data").join(path);
-    let text = std::fs::read_to_string(&file).unwrap();
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(b';')
-        .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
-    let headers = reader.headers().unwrap().clone();
-    reader
-        .records()
-        .map(|r| {
-            let r = r.unwrap();
-            headers
-                .iter()
-                .zip(r.iter())
-                .map(|(h, v)| (h.to_owned(), v.trim().to_owned()))
-                .collect()
-        })
-        .collect()
+fn raw(rel: &str) -> Vec<Row> {
+    ecarto_tests::raw_rows(rel)
 }
 
 async fn seeded(adjust: impl FnOnce(&mut ecarto::config::Config)) -> TestApp {
@@ -44,138 +19,44 @@ async fn seeded(adjust: impl FnOnce(&mut ecarto::config::Config)) -> TestApp {
 }
 
 async fn run(state: &AppState, job: &str) -> Value {
-    let r = jobs::run_now(state, job, "cli").await.unwrap();
-    assert_eq!(r.status, "succeeded", "{:?}", r.error);
-    r.counts
+    ecarto_tests::run_job(state, job).await
 }
 
-fn field<'a>(scores: &'a Value, name: &str) -> Option<&'a Value> {
-    scores["by_field"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["field"] == name)
-}
+use ecarto_tests::field_score as field;
 
-/// A school known only from another file: every annuaire column empty.
-fn by_uai_template() -> Row {
-    [
-        "Nombre_d_eleves",
-        "Adresse_1",
-        "Adresse_2",
-        "Adresse_3",
-        "Section_sport",
-        "Appartenance_Education_Prioritaire",
-    ]
-    .into_iter()
-    .map(|c| (c.to_owned(), String::new()))
-    .collect()
-}
-
-fn annuaire_type(t: &str) -> &'static str {
-    match t {
-        "Ecole" => "ecole",
-        "Collège" => "college",
-        "Lycée" => "lycee",
-        "EREA" => "erea",
-        _ => "autre",
-    }
-}
-
-/// Completeness per département, school type and field, as stored by the job, against a
-/// count made from the ministry's annuaire files and the ETIC survey file themselves.
+/// Completeness, indicators and quality of the ETIC survey's schools, as stored by the job,
+/// against counts made from the survey file itself. (Completeness of the annuaire's fields
+/// against the annuaire files: `official_list.rs`.)
 #[tokio::test]
 async fn stored_scores_match_counts_from_the_raw_files() {
     let app = seeded(|_| {}).await;
-    let counts = run(&app.state, "completeness").await;
-    assert!(counts["written"].as_u64().unwrap() > 5, "{counts}");
-
-    let filled = |r: &Row, cols: &[&str]| {
-        cols.iter()
-            .any(|c| r.get(*c).is_some_and(|v| !v.is_empty()))
-    };
-    for (file, dept) in [
-        ("annuaire/annuaire-ille-et-vilaine.csv", "35"),
-        ("annuaire/annuaire-val-de-marne.csv", "94"),
-    ] {
-        // One school per UAI (a school on several lines of the annuaire is one school).
-        let mut by_uai: std::collections::BTreeMap<String, Row> = raw(file)
-            .into_iter()
-            .map(|r| (r["Identifiant_de_l_etablissement"].clone(), r))
-            .collect();
-        if dept == "35" {
-            // The collèges' geolocation file brings a collège the annuaire does not list
-            // yet, with its address only.
-            for g in raw("annuaire/geolocalisation-colleges-ille-et-vilaine.csv") {
-                let uai = g["Code établissement"].clone();
-                by_uai.entry(uai).or_insert_with(|| {
-                    let mut r: Row = by_uai_template();
-                    r.insert("Type_etablissement".into(), "Collège".into());
-                    r.insert(
-                        "Statut_public_prive".into(),
-                        g["Secteur Public/Privé"].clone(),
-                    );
-                    r.insert("Adresse_1".into(), g["Adresse"].clone());
-                    r.insert("etat".into(), g["Etat établissement"].clone());
-                    r
-                });
-            }
-        }
-        let rows: Vec<Row> = by_uai
-            .into_values()
-            .filter(|r| r["etat"] != "FERME")
-            .collect();
-        for t in ["ecole", "college", "lycee"] {
-            let mine: Vec<&Row> = rows
-                .iter()
-                .filter(|r| annuaire_type(&r["Type_etablissement"]) == t)
-                .collect();
-            let scores = app
-                .get(&format!(
-                    "/api/v1/territories/departement/{dept}/completeness?type={t}"
-                ))
-                .await
-                .json();
-            assert_eq!(scores["basis"]["source"], "stored");
-            assert_eq!(scores["schools"], mine.len(), "{dept} {t}");
-            let checks: [Check; 4] = [
-                ("nombre_eleves", &["Nombre_d_eleves"], true, |_| true),
-                (
-                    "adresse",
-                    &["Adresse_1", "Adresse_2", "Adresse_3"],
-                    true,
-                    |_| true,
-                ),
-                ("section_sport", &["Section_sport"], t != "ecole", |_| true),
-                // The annuaire leaves the column empty for a public school outside éducation
-                // prioritaire, which the import records as hors_rep: always communicated.
-                (
-                    "education_prioritaire",
-                    &["Statut_public_prive"],
-                    true,
-                    |r| r["Statut_public_prive"] == "Public",
-                ),
-            ];
-            for (name, cols, applies, rule) in checks {
-                let expected: Vec<&&Row> = mine.iter().filter(|r| applies && rule(r)).collect();
-                let got = field(&scores, name);
-                if expected.is_empty() {
-                    assert!(got.is_none(), "{dept} {t} {name}: {got:?}");
-                    continue;
-                }
-                let got = got.unwrap_or_else(|| panic!("{dept} {t} {name} missing"));
-                let n_filled = expected.iter().filter(|r| filled(r, cols)).count();
-                assert_eq!(
-                    (
-                        got["filled"].as_u64().unwrap(),
-                        got["expected"].as_u64().unwrap()
-                    ),
-                    (n_filled as u64, expected.len() as u64),
-                    "{dept} {t} {name}"
-                );
-            }
+    // The sample holds no annuaire of the académie de Montpellier: its schools, known from
+    // ETIC only, count nowhere. An extract of the annuaire listing the Aude's collèges the
+    // survey answered for puts them in the official list.
+    let mut extract = "Identifiant_de_l_etablissement;Nom_etablissement;Type_etablissement;Statut_public_prive;Code_departement;etat;date_maj_ligne\n".to_owned();
+    let mut listed = std::collections::BTreeSet::new();
+    for r in raw("etic/etic-2d-academie-montpellier.csv") {
+        if r["Departement"] == "AUDE"
+            && r["typ_etab"] == "C"
+            && listed.insert(r["Code_UAI"].clone())
+        {
+            extract.push_str(&format!(
+                "{};Collège;Collège;Public;011;OUVERT;2025-06-01\n",
+                r["Code_UAI"]
+            ));
         }
     }
+    let o = ecarto::services::imports::import_file(
+        &app.state.db,
+        ecarto::services::imports::ImportKind::Annuaire,
+        "annuaire-aude-colleges.csv",
+        extract.as_bytes(),
+    )
+    .await
+    .unwrap();
+    assert!(o.report.register.as_ref().unwrap().marked_absent.is_empty());
+    let counts = run(&app.state, "completeness").await;
+    assert!(counts["written"].as_u64().unwrap() > 5, "{counts}");
 
     // ETIC, the académie de Montpellier's survey: the Aude's collèges.
     // The file holds 2018 and 2019: a school's value is its latest communicated one (an

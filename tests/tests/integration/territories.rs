@@ -645,7 +645,9 @@ fn school(
             ("code_departement", json!(departement)),
             ("code_academie", json!(academie)),
             ("code_region", json!(region)),
+            ("presence_annuaire", json!("present")),
         ],
+        raw: Vec::new(),
     }
 }
 
