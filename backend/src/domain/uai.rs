@@ -27,7 +27,23 @@ pub enum UaiError {
     CheckLetter(String, String, char),
 }
 
+/// A UAI's 8 ASCII characters as one number: a key for sets and maps of many schools without
+/// one allocation each. `None` for a string that is not 8 bytes long.
+pub fn uai_key(uai: &str) -> Option<u64> {
+    uai.as_bytes().try_into().ok().map(u64::from_be_bytes)
+}
+
+/// The UAI a [`uai_key`] stands for.
+pub fn uai_of_key(key: u64) -> String {
+    String::from_utf8_lossy(&key.to_be_bytes()).into_owned()
+}
+
 impl Uai {
+    /// This UAI as a [`uai_key`].
+    pub fn key(&self) -> u64 {
+        uai_key(&self.0).unwrap_or_default()
+    }
+
     /// Parses a UAI, tolerating surrounding spaces and a lower-case check letter.
     pub fn parse(input: &str) -> Result<Self, UaiError> {
         let s = input.trim();

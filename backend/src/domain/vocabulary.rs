@@ -26,6 +26,8 @@ pub struct Spelling {
 
 pub struct Vocabulary {
     by_field: HashMap<&'static str, Vec<Spelling>>,
+    /// Per field, each spelling's key and code, worked out once: looked up for every cell.
+    keys: HashMap<&'static str, Vec<(String, &'static str)>>,
 }
 
 /// The key two spellings are compared by.
@@ -93,18 +95,32 @@ impl Vocabulary {
                 origin,
             });
         }
-        Ok(Vocabulary { by_field })
+        let keys = by_field
+            .iter()
+            .map(|(field, list)| {
+                let keys = list
+                    .iter()
+                    .map(|s| (spelling_key(s.spelling), s.code))
+                    .chain(
+                        catalog
+                            .field(field)
+                            .map(|f| f.allowed.clone())
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|code| (spelling_key(code), code)),
+                    )
+                    .collect();
+                (*field, keys)
+            })
+            .collect();
+        Ok(Vocabulary { by_field, keys })
     }
 
     /// The code a source spelling stands for: a listed spelling, or the catalogue's own code.
     pub fn code(&self, field: &str, raw: &str) -> Option<&'static str> {
         let key = spelling_key(raw);
-        if let Some(s) = self
-            .by_field
-            .get(field)
-            .and_then(|list| list.iter().find(|s| spelling_key(s.spelling) == key))
-        {
-            return Some(s.code);
+        if let Some(keys) = self.keys.get(field) {
+            return keys.iter().find(|(k, _)| *k == key).map(|(_, code)| *code);
         }
         Catalog::get()
             .field(field)?

@@ -204,6 +204,7 @@ pub fn scope_key<'a>(get: impl Fn(&str) -> Option<&'a str>) -> ScopeKey {
 
 /// One line of the file, read.
 struct Line {
+    uai: Uai,
     line: u64,
     values: Vec<(&'static str, Value)>,
     raw: Vec<(&'static str, String)>,
@@ -309,11 +310,13 @@ fn main_line(lines: &[Line]) -> usize {
 /// - `type_etablissement` is the main line's, `types_etablissement` every line's type;
 /// - any other field is the main line's, a gap filled from the first other line that has it;
 /// - the millésime is the latest line's `date_maj_ligne`.
-fn merge_lines(uai: &str, mut lines: Vec<Line>) -> (Line, MergedSchool) {
+fn merge_lines(mut lines: Vec<Line>) -> (Line, MergedSchool) {
     let catalog = Catalog::get();
     let main_index = main_line(&lines);
     let main = lines.remove(main_index);
+    let uai = main.uai.as_str().to_owned();
     let mut merged = Line {
+        uai: main.uai.clone(),
         line: main.line,
         values: main.values.clone(),
         raw: main.raw.clone(),
@@ -378,7 +381,7 @@ fn merge_lines(uai: &str, mut lines: Vec<Line>) -> (Line, MergedSchool) {
         ));
     }
     let report = MergedSchool {
-        uai: uai.to_owned(),
+        uai,
         lines: line_numbers,
         main_line: main.line,
         types: types.iter().map(|t| (*t).to_owned()).collect(),
@@ -439,9 +442,11 @@ pub(super) fn parse(
         .or_else(|| columns.find("Commune"));
     let has_education_prioritaire = columns.has("Appartenance_Education_Prioritaire");
 
-    // Every line first: a UAI's lines may be far apart in the file.
-    let mut order: Vec<Uai> = Vec::new();
-    let mut by_uai: HashMap<String, Vec<Line>> = HashMap::new();
+    // Every line first: a UAI's lines may be far apart in the file. The first line of each
+    // UAI is kept in file order, its later lines aside (they are few).
+    let mut schools: Vec<Line> = Vec::new();
+    let mut first_of: HashMap<u64, usize> = HashMap::new();
+    let mut later: Vec<(usize, Line)> = Vec::new();
     each_row(input, report, progress, |line, record, report| {
         let Some(uai) = row_uai(line, record, uai_column, &columns, report) else {
             return false;
@@ -460,7 +465,9 @@ pub(super) fn parse(
             }
         });
         let RowValues { values, raw } = read_values(line, record, &resolved, &columns, report);
+        let key = uai.key();
         let read = Line {
+            uai,
             line,
             values,
             raw,
@@ -471,29 +478,42 @@ pub(super) fn parse(
                 .trim()
                 .to_owned(),
         };
-        match by_uai.entry(uai.as_str().to_owned()) {
-            Entry::Occupied(mut o) => o.get_mut().push(read),
+        match first_of.entry(key) {
+            Entry::Occupied(o) => later.push((*o.get(), read)),
             Entry::Vacant(v) => {
-                v.insert(vec![read]);
-                order.push(uai);
+                v.insert(schools.len());
+                schools.push(read);
             }
         }
         true
     });
+    drop(first_of);
+    // The multi-line schools, merged in place, in the order of their first line.
+    later.sort_by_key(|(i, _)| *i);
+    let mut later = later.into_iter().peekable();
+    while let Some((index, line)) = later.next() {
+        let mut lines = vec![line];
+        while let Some((_, l)) = later.next_if(|(i, _)| *i == index) {
+            lines.push(l);
+        }
+        let placeholder = Line {
+            uai: schools[index].uai.clone(),
+            line: 0,
+            values: Vec::new(),
+            raw: Vec::new(),
+            millesime: None,
+            commune_name: String::new(),
+        };
+        lines.insert(0, std::mem::replace(&mut schools[index], placeholder));
+        let (school, merged) = merge_lines(lines);
+        report.merged.push(merged);
+        schools[index] = school;
+    }
 
     let mut register = Register::default();
-    let mut observations = Vec::with_capacity(order.len());
-    for uai in order {
-        let Some(mut lines) = by_uai.remove(uai.as_str()) else {
-            continue;
-        };
-        let mut school = if lines.len() == 1 {
-            lines.remove(0)
-        } else {
-            let (school, merged) = merge_lines(uai.as_str(), lines);
-            report.merged.push(merged);
-            school
-        };
+    let mut last_scope: Option<ScopeKey> = None;
+    let mut observations = Vec::with_capacity(schools.len());
+    for mut school in schools {
         if school.get("types_etablissement").is_none()
             && let Some(t) = school.get("type_etablissement").cloned()
         {
@@ -514,13 +534,27 @@ pub(super) fn parse(
             }
         }
         if is_annuaire {
-            register.scope.insert(scope_key(|f| school.str(f)));
+            // Rows of one département and kind mostly follow one another: allocate a key only
+            // when it changes.
+            let key = (
+                school.str("code_departement"),
+                school.str("type_etablissement"),
+                school.str("secteur"),
+            );
+            let same = last_scope.as_ref().is_some_and(|(d, t, s): &ScopeKey| {
+                (d.as_deref(), t.as_deref(), s.as_deref()) == key
+            });
+            if !same {
+                let owned = scope_key(|f| school.str(f));
+                register.scope.insert(owned.clone());
+                last_scope = Some(owned);
+            }
             if school.millesime > register.as_of {
                 register.as_of.clone_from(&school.millesime);
             }
         }
         observations.push(SchoolObservation {
-            uai,
+            uai: school.uai,
             millesime: school.millesime,
             values: school.values,
             raw: school.raw,

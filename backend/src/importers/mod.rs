@@ -331,6 +331,9 @@ pub fn read_values(
             Err(e) => report.cell_error(line, columns.name(e.column), &e.value, e.expected),
         }
     }
+    // Rows are kept until the whole file is read (a UAI's lines may be far apart), and most
+    // leave many fields empty: give back what they do not use.
+    out.values.shrink_to_fit();
     out
 }
 

@@ -107,22 +107,17 @@ pub async fn publish<C: ConnectionTrait>(
     let version = next_version(txn).await?;
     let now = Utc::now();
 
-    // Group by school, earlier millésimes first, so that the latest is applied last.
-    let mut by_school: BTreeMap<String, Vec<SchoolObservation>> = BTreeMap::new();
-    for o in observations {
-        by_school
-            .entry(o.uai.as_str().to_owned())
-            .or_default()
-            .push(o);
-    }
-    for list in by_school.values_mut() {
-        list.sort_by(|a, b| a.millesime.cmp(&b.millesime));
-    }
-    let millesimes: BTreeSet<Option<String>> = by_school
-        .values()
-        .flatten()
-        .map(|o| o.millesime.clone())
-        .collect();
+    // By school, earlier millésimes first, so that the latest is applied last; sorted in
+    // place (stable: same-dated observations keep their order) and grouped a chunk at a time,
+    // rather than grouped up front, which cost a map entry and a list per school.
+    let mut observations = observations;
+    observations.sort_by(|a, b| {
+        a.uai
+            .cmp(&b.uai)
+            .then_with(|| a.millesime.cmp(&b.millesime))
+    });
+    let millesimes: BTreeSet<Option<String>> =
+        observations.iter().map(|o| o.millesime.clone()).collect();
 
     let mut origins = load_origins(txn).await?;
     let provenance_ids = insert_provenances(txn, publication, &millesimes, now).await?;
@@ -146,10 +141,21 @@ pub async fn publish<C: ConnectionTrait>(
 
     let mut outcome = PublishOutcome::default();
     let mut used: HashSet<ProvenanceId> = HashSet::new();
-    let mut schools = by_school.into_iter();
+    let mut schools = observations.into_iter().peekable();
     let mut pending: Option<ChunkRows> = None;
     loop {
-        let chunk: Vec<(String, Vec<SchoolObservation>)> = schools.by_ref().take(CHUNK).collect();
+        let mut chunk: Vec<(String, Vec<SchoolObservation>)> = Vec::with_capacity(CHUNK);
+        while chunk.len() < CHUNK {
+            let Some(first) = schools.next() else {
+                break;
+            };
+            let uai = first.uai.as_str().to_owned();
+            let mut list = vec![first];
+            while let Some(o) = schools.next_if(|o| o.uai.as_str() == uai) {
+                list.push(o);
+            }
+            chunk.push((uai, list));
+        }
         if chunk.is_empty() {
             break;
         }

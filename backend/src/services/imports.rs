@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 
 pub use crate::importers::ImportKind;
 use crate::{
-    domain::uai::Uai,
+    domain::uai::{Uai, uai_key, uai_of_key},
     entities::{departement, import, school},
     error::AppError,
     importers::{
@@ -168,17 +168,25 @@ pub async fn import_file_with_progress(
         // The register is read under the publication lock, so that no other publication
         // changes what it compares with before this one is written.
         crate::db::lock_publication(&txn).await?;
-        // The file's schools in file order, once each (ETIC has a row per millésime).
-        let mut seen = HashSet::new();
-        let listed: Vec<String> = observations
+        // The file's schools in file order, once each (ETIC has a row per millésime), as
+        // numbers: a national file holds 65,000 of them.
+        let mut seen: HashSet<u64> = HashSet::with_capacity(observations.len());
+        let listed: Vec<u64> = observations
             .iter()
-            .map(|o| o.uai.as_str().to_owned())
-            .filter(|u| seen.insert(u.clone()))
+            .map(|o| o.uai.key())
+            .filter(|k| seen.insert(*k))
             .collect();
         let before = match &register {
             Some(register) => {
                 let before = register_scope(&txn, register).await?;
-                mark_presence(&mut observations, register, &before, options, &mut report);
+                mark_presence(
+                    &mut observations,
+                    register,
+                    &before,
+                    &seen,
+                    options,
+                    &mut report,
+                );
                 before
             }
             None => HashMap::new(),
@@ -186,25 +194,28 @@ pub async fn import_file_with_progress(
         let publish_started = std::time::Instant::now();
         let outcome = datasets::publish(&txn, &publication, observations).await?;
         tracing::debug!(file_name, elapsed = ?publish_started.elapsed(), "observations published");
+        let outside_started = std::time::Instant::now();
         let outside = not_present(&txn).await?;
+        tracing::debug!(file_name, elapsed = ?outside_started.elapsed(), outside = outside.len(), "official list read");
         if let Some(r) = report.register.as_mut() {
-            r.marked_absent.retain(|uai| {
-                outside.contains(uai.as_str()) && before_presence(&before, uai) != Some("absent")
-            });
+            // An older file's absence loses to a newer presence: only what took is reported.
+            r.marked_absent
+                .retain(|uai| uai_key(uai).is_some_and(|k| outside.contains(&k)));
             r.listed_again = listed
                 .iter()
+                .filter(|k| !outside.contains(k))
+                .map(|k| uai_of_key(*k))
                 .filter(|uai| {
-                    !outside.contains(uai.as_str())
-                        && before
-                            .get(uai.as_str())
-                            .is_some_and(|b| b.presence.as_deref() != Some("present"))
+                    before
+                        .get(uai.as_str())
+                        .is_some_and(|b| b.presence.as_deref() != Some("present"))
                 })
-                .cloned()
                 .collect();
         }
         report.outside_register = listed
             .into_iter()
-            .filter(|uai| outside.contains(uai.as_str()))
+            .filter(|k| outside.contains(k))
+            .map(uai_of_key)
             .collect();
         report.publication = Some(PublicationSummary {
             version: outcome.version,
@@ -237,7 +248,9 @@ pub async fn import_file_with_progress(
     }
     .update(&txn)
     .await?;
+    let commit_started = std::time::Instant::now();
     txn.commit().await?;
+    tracing::debug!(file_name, elapsed = ?commit_started.elapsed(), "committed");
     Ok(ImportOutcome {
         import_id,
         status,
@@ -253,10 +266,6 @@ type Presence = Option<String>;
 struct Known {
     scope: ScopeKey,
     presence: Option<String>,
-}
-
-fn before_presence<'a>(before: &'a HashMap<String, Known>, uai: &str) -> Option<&'a str> {
-    before.get(uai).and_then(|k| k.presence.as_deref())
 }
 
 /// The published schools of the départements an annuaire file covers.
@@ -312,6 +321,7 @@ fn mark_presence(
     observations: &mut Vec<SchoolObservation>,
     register: &Register,
     before: &HashMap<String, Known>,
+    listed: &HashSet<u64>,
     options: ImportOptions,
     report: &mut ImportReport,
 ) {
@@ -319,10 +329,6 @@ fn mark_presence(
         .as_of
         .clone()
         .unwrap_or_else(|| Utc::now().date_naive().format("%Y-%m-%d").to_string());
-    let listed: HashSet<String> = observations
-        .iter()
-        .map(|o| o.uai.as_str().to_owned())
-        .collect();
     let present = || ("presence_annuaire", Value::from("present"));
     let mut extra = Vec::new();
     for o in observations.iter_mut() {
@@ -339,9 +345,14 @@ fn mark_presence(
             });
         }
     }
+    // A school already absent stays absent since the import that first found it so.
     let mut absent: Vec<&String> = before
         .iter()
-        .filter(|(uai, k)| !listed.contains(uai.as_str()) && register.scope.contains(&k.scope))
+        .filter(|(uai, k)| {
+            uai_key(uai).is_some_and(|key| !listed.contains(&key))
+                && register.scope.contains(&k.scope)
+                && k.presence.as_deref() != Some("absent")
+        })
         .map(|(uai, _)| uai)
         .collect();
     absent.sort();
@@ -351,7 +362,7 @@ fn mark_presence(
     // absences wait for a confirmed import.
     let in_scope = before
         .values()
-        .filter(|k| register.scope.contains(&k.scope))
+        .filter(|k| register.scope.contains(&k.scope) && k.presence.as_deref() != Some("absent"))
         .count();
     let partial = report.truncated
         || report.rows_rejected > 0
@@ -388,7 +399,7 @@ fn mark_presence(
 }
 
 /// The schools not in the official list: absent from the annuaire, or never listed.
-async fn not_present<C: ConnectionTrait>(txn: &C) -> Result<HashSet<String>, DbErr> {
+async fn not_present<C: ConnectionTrait>(txn: &C) -> Result<HashSet<u64>, DbErr> {
     Ok(school::Entity::find()
         .select_only()
         .column(school::Column::Uai)
@@ -400,7 +411,8 @@ async fn not_present<C: ConnectionTrait>(txn: &C) -> Result<HashSet<String>, DbE
         .into_tuple::<String>()
         .all(txn)
         .await?
-        .into_iter()
+        .iter()
+        .filter_map(|u| uai_key(u))
         .collect())
 }
 
