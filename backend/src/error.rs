@@ -75,10 +75,22 @@ struct Problem<'a> {
     errors: &'a [Violation],
 }
 
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
+/// What an error says to whoever asked: its status, kind, title, detail and violations, the
+/// same for the API's problem+json and for a page.
+pub struct Described<'a> {
+    pub status: StatusCode,
+    pub kind: &'static str,
+    pub title: String,
+    pub detail: Option<String>,
+    pub errors: &'a [Violation],
+}
+
+impl AppError {
+    /// How the error is told; a database or internal error is logged in full here and told
+    /// as an internal error, never leaked.
+    pub fn describe(&self) -> Described<'_> {
         let (status, kind, title, detail, errors): (_, _, String, Option<String>, &[Violation]) =
-            match &self {
+            match self {
                 AppError::NotFound(what) => (
                     StatusCode::NOT_FOUND,
                     "not-found",
@@ -136,7 +148,6 @@ impl IntoResponse for AppError {
                     &[],
                 ),
                 AppError::Db(_) | AppError::Internal(_) => {
-                    // Logged in full here, never leaked to the client.
                     tracing::error!(error = %self, "request failed");
                     (
                         StatusCode::INTERNAL_SERVER_ERROR,
@@ -147,6 +158,25 @@ impl IntoResponse for AppError {
                     )
                 }
             };
+        Described {
+            status,
+            kind,
+            title,
+            detail,
+            errors,
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let Described {
+            status,
+            kind,
+            title,
+            detail,
+            errors,
+        } = self.describe();
         // A relative reference (RFC 9457 §4.1): resolved against wherever the platform is served.
         let kind = format!("/problems/{kind}");
         let body = Problem {

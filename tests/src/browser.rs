@@ -199,6 +199,84 @@ impl Browser {
             .to_owned()
     }
 
+    /// Runs axe-core (npm `axe-core`, in `tests/support/node`) in the page, and returns its
+    /// violations of impact `serious` or `critical` as `rule: nodes` lines, empty when none.
+    /// RGAA's automatable checks (labels, contrast, landmarks, names…) are among its rules.
+    pub async fn serious_accessibility_violations(&self) -> Vec<String> {
+        let axe = crate::repo_root().join("tests/support/node/node_modules/axe-core/axe.min.js");
+        let source = std::fs::read_to_string(&axe).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (run scripts/test, which installs it)",
+                axe.display()
+            )
+        });
+        self.script(&source, json!([])).await;
+        let found = self
+            .call(
+                "POST",
+                "/execute/async",
+                Some(json!({
+                    "script": "const done = arguments[arguments.length - 1];\
+                        axe.run(document, {resultTypes: ['violations']}).then(r => done(\
+                          r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')\
+                            .map(v => v.id + ' (' + v.impact + '): ' + v.help + ' — ' +\
+                              v.nodes.map(n => n.target.join(' ')).slice(0, 5).join(', ')))\
+                        ).catch(e => done(['axe failed: ' + e]));",
+                    "args": []
+                })),
+            )
+            .await;
+        found
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_else(|| vec![format!("unexpected answer from axe: {found}")])
+    }
+
+    /// Asserts that the page has no serious or critical accessibility violation.
+    pub async fn assert_accessible(&self, page: &str) {
+        let violations = self.serious_accessibility_violations().await;
+        assert!(violations.is_empty(), "{page}: {violations:#?}");
+    }
+
+    /// Saves what the browser shows as `target/screenshots/NAME.png`, for people to look at.
+    pub async fn screenshot(&self, name: &str) -> std::path::PathBuf {
+        use base64::Engine as _;
+        let shot = self.call("GET", "/screenshot", None).await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(shot.as_str().unwrap_or_default())
+            .expect("a base64 PNG");
+        let dir = crate::repo_root().join("target/screenshots");
+        std::fs::create_dir_all(&dir).expect("screenshots folder");
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).expect("screenshot written");
+        path
+    }
+
+    /// Sets the window's size, e.g. 375 px wide for a phone.
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.call(
+            "POST",
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        )
+        .await;
+    }
+
+    /// Whether the page is wider than its window (text cut, or a sideways scroll for all).
+    pub async fn overflows_horizontally(&self) -> bool {
+        self.script(
+            "return document.documentElement.scrollWidth > window.innerWidth + 1;",
+            json!([]),
+        )
+        .await
+        .as_bool()
+        .unwrap_or(true)
+    }
+
     /// Waits until the page's text contains `needle`, and returns the text.
     pub async fn wait_for_text(&self, needle: &str) -> String {
         let started = Instant::now();

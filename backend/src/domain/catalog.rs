@@ -6,6 +6,8 @@ use std::{collections::HashMap, sync::OnceLock};
 use serde::Serialize;
 
 pub(crate) const FIELDS_CSV: &str = include_str!("../../catalog/fields.csv");
+/// The French label of each code of the coded fields, for pages and forms.
+const CODES_CSV: &str = include_str!("../../catalog/codes.csv");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -138,6 +140,8 @@ impl std::hash::Hasher for FastHasher {
 pub struct Catalog {
     fields: Vec<Field>,
     by_name: HashMap<&'static str, usize, std::hash::BuildHasherDefault<FastHasher>>,
+    /// field → `(code, label)`, from `codes.csv`.
+    code_labels: HashMap<&'static str, Vec<(&'static str, &'static str)>>,
 }
 
 impl Catalog {
@@ -197,7 +201,52 @@ impl Catalog {
             .enumerate()
             .map(|(i, f)| (f.name, i))
             .collect();
-        Ok(Catalog { fields, by_name })
+        let mut code_labels: HashMap<&'static str, Vec<(&'static str, &'static str)>> =
+            HashMap::new();
+        for (i, line) in CODES_CSV.lines().enumerate().skip(1) {
+            let cols: Vec<&'static str> = line.split(';').collect();
+            let [field, code, label] = cols[..] else {
+                return Err(format!("codes.csv line {}: 3 columns expected", i + 1));
+            };
+            code_labels.entry(field).or_default().push((code, label));
+        }
+        Ok(Catalog {
+            fields,
+            by_name,
+            code_labels,
+        })
+    }
+
+    /// The French label of a field's code (`wifi`, `borne_mobile` → « Oui, par borne
+    /// mobile »), `None` for a code `codes.csv` does not name.
+    pub fn code_label(&self, field: &str, code: &str) -> Option<&'static str> {
+        self.code_labels
+            .get(field)?
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map(|(_, label)| *label)
+    }
+
+    /// The codes a coded field accepts, with their labels, in the catalogue's order: the
+    /// choices of a form. Lists (`byod_niveaux`) give their items' codes.
+    pub fn choices(&self, field: &str) -> Vec<(&'static str, &'static str)> {
+        let Some(f) = self.field(field) else {
+            return Vec::new();
+        };
+        let codes: Vec<&'static str> = match f.field_type {
+            FieldType::Enum | FieldType::Band => f.allowed.clone(),
+            FieldType::List => f
+                .values_or_unit
+                .split(',')
+                .map(str::trim)
+                .filter(|c| self.code_label(f.name, c).is_some())
+                .collect(),
+            _ => Vec::new(),
+        };
+        codes
+            .into_iter()
+            .map(|c| (c, self.code_label(f.name, c).unwrap_or(c)))
+            .collect()
     }
 
     pub fn fields(&self) -> &[Field] {
@@ -234,6 +283,36 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_code_has_a_french_label_and_every_label_a_code() {
+        let c = Catalog::get();
+        for f in c.fields() {
+            for code in &f.allowed {
+                assert!(
+                    c.code_label(f.name, code).is_some(),
+                    "{} {code} has no label",
+                    f.name
+                );
+            }
+        }
+        for (field, codes) in &c.code_labels {
+            let f = c
+                .field(field)
+                .unwrap_or_else(|| panic!("codes.csv: no field {field}"));
+            for (code, _) in codes {
+                let known = f.allowed.contains(code)
+                    || (f.field_type == FieldType::List
+                        && f.values_or_unit.split(',').any(|v| v.trim() == *code));
+                assert!(known, "codes.csv: {code} is no code of {field}");
+            }
+        }
+        assert_eq!(
+            c.code_label("wifi", "borne_mobile"),
+            Some("Oui, par borne mobile")
+        );
+        assert_eq!(c.choices("byod_types_appareils").len(), 3);
+    }
 
     #[test]
     fn catalogue_parses_with_stable_names() {

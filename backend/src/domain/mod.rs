@@ -3,6 +3,7 @@
 pub mod catalog;
 pub mod competence;
 pub mod completeness;
+pub mod display;
 pub mod export;
 pub mod nature;
 pub mod record;

@@ -17,12 +17,13 @@ mod harvest;
 mod health;
 mod me;
 mod openapi;
-mod pages;
+mod public_pages;
 mod schemas;
 mod schools;
 mod submissions;
 mod territories;
 mod territory_page;
+pub mod ui;
 pub(crate) mod validate;
 
 pub fn router(state: AppState) -> Router {
@@ -30,7 +31,8 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(catalog::router())
         .merge(openapi::router())
-        .merge(pages::router())
+        .merge(public_pages::router())
+        .merge(ui::router())
         .merge(schools::router())
         .merge(datasets::router())
         .merge(exports::router())

@@ -8,10 +8,10 @@ use std::fmt::Write;
 use axum::{
     Router,
     extract::{Path, Query, State},
-    response::Html,
     routing::get,
 };
 
+use super::ui::{self, PageResult};
 use crate::{
     app::AppState,
     domain::{
@@ -20,13 +20,13 @@ use crate::{
         scores,
         territory::Level,
     },
-    error::{AppError, AppResult},
+    error::AppError,
     services::{
         completeness::{self, Filter},
         scores::At,
         territories::{self, TerritoryRef},
     },
-    validation::render::{PAGE_STYLE, escape},
+    validation::render::escape,
 };
 
 pub fn router() -> Router<AppState> {
@@ -44,10 +44,7 @@ struct PageQuery {
     at: Option<String>,
 }
 
-async fn national(
-    State(state): State<AppState>,
-    Query(q): Query<PageQuery>,
-) -> AppResult<Html<String>> {
+async fn national(State(state): State<AppState>, Query(q): Query<PageQuery>) -> PageResult {
     render(&state, Level::National, "FR", q).await
 }
 
@@ -55,7 +52,7 @@ async fn page(
     State(state): State<AppState>,
     Path((level, code)): Path<(String, String)>,
     Query(q): Query<PageQuery>,
-) -> AppResult<Html<String>> {
+) -> PageResult {
     let level = Level::parse(&level).map_err(|e| AppError::bad_request("level", e.to_string()))?;
     let code = level
         .normalize_code(&code)
@@ -168,12 +165,7 @@ fn select(
     o.push_str("</select></label> ");
 }
 
-async fn render(
-    state: &AppState,
-    level: Level,
-    code: &str,
-    q: PageQuery,
-) -> AppResult<Html<String>> {
+async fn render(state: &AppState, level: Level, code: &str, q: PageQuery) -> PageResult {
     let (db, cfg) = (&state.db, &state.config.scores);
     let territory = territories::territory(db, level, code)
         .await?
@@ -211,26 +203,22 @@ async fn render(
         Level::National => "France".to_owned(),
         _ => format!("{} – {}", territory.name, level_label(level)),
     };
-    let mut o = format!(
-        "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{t} – complétude et indicateurs – eCarto</title><style>{PAGE_STYLE}\
-         td.n{{text-align:right}}.big{{font-size:1.4rem}}nav a{{margin-right:.25rem}}\
-         meter{{width:6rem}}</style></head><body>",
-        t = escape(&title)
-    );
+    let mut o = String::new();
     // Where the territory sits: its parents, the widest first.
-    o.push_str("<nav><a href=\"/\">eCarto</a> › <a href=\"/territoires\">France</a>");
+    o.push_str(
+        "<nav class=\"breadcrumb\" aria-label=\"Vous êtes ici\"><ol><li><a href=\"/\">Accueil</a></li>\
+         <li><a href=\"/territoires\">France</a></li>",
+    );
     for p in territory.parents.iter().rev() {
         let _ = write!(
             o,
-            " › <a href=\"{}\">{} {}</a>",
+            "<li><a href=\"{}\">{} {}</a></li>",
             href(p),
             level_label(p.level),
             escape(&p.name)
         );
     }
-    o.push_str("</nav>");
+    o.push_str("</ol></nav>");
     let _ = write!(
         o,
         "<h1>{}</h1><p>{} établissements ouverts{}. Scores {} sur la version {} du jeu publié, \
@@ -286,7 +274,7 @@ async fn render(
         percent(total.rate.map(|r| 1.0 - r)),
     );
     o.push_str(
-        "<table><caption>Par thème</caption><tr><th>Thème</th><th>Renseignées</th>\
+        "<div class=\"table-wrap\"><table><caption>Par thème</caption><tr><th>Thème</th><th>Renseignées</th>\
          <th>Attendues</th><th>Taux</th></tr>",
     );
     for (theme, s) in &completeness_view.by_theme {
@@ -297,12 +285,12 @@ async fn render(
             score_cells(s)
         );
     }
-    o.push_str("</table>");
+    o.push_str("</table></div>");
     o.push_str(
         "<p>Chaque lien « à compléter » donne la liste des établissements auxquels la valeur \
          manque (CSV, une ligne par établissement). Connecté au nom d'une collectivité ou d'une \
          académie, la liste ne garde que les établissements pour lesquels elle peut contribuer.\
-         </p><table id=\"par-champ\"><caption>Par champ attendu</caption><tr><th>Champ</th>\
+         </p><div class=\"table-wrap\"><table id=\"par-champ\"><caption>Par champ attendu</caption><tr><th>Champ</th>\
          <th>Thème</th><th>Renseignées</th><th>Attendues</th><th>Taux</th><th></th>\
          <th>Établissements à compléter</th></tr>",
     );
@@ -316,7 +304,7 @@ async fn render(
         let _ = write!(
             o,
             "<tr><td>{} <code>{}</code></td><td>{}</td>{}<td><meter min=\"0\" max=\"1\" \
-             value=\"{:.3}\"></meter></td><td class=\"n\">",
+             value=\"{:.3}\" aria-label=\"Taux de complétude\"></meter></td><td class=\"n\">",
             escape(label),
             f.field,
             theme_label(f.theme),
@@ -337,10 +325,10 @@ async fn render(
         }
         o.push_str("</td></tr>");
     }
-    o.push_str("</table>");
+    o.push_str("</table></div>");
     if !completeness_view.coverage.is_empty() {
         o.push_str(
-            "<table><caption>Données facultatives : jamais « manquantes », leur couverture\
+            "<div class=\"table-wrap\"><table><caption>Données facultatives : jamais « manquantes », leur couverture\
              </caption><tr><th>Champ</th><th>Établissements qui l'ont</th><th>Sur</th>\
              <th>Couverture</th></tr>",
         );
@@ -355,7 +343,7 @@ async fn render(
                 percent(c.rate)
             );
         }
-        o.push_str("</table>");
+        o.push_str("</table></div>");
     }
 
     // Over time.
@@ -364,7 +352,7 @@ async fn render(
         o.push_str("<p>Aucun calcul planifié n'a encore eu lieu.</p>");
     } else {
         o.push_str(
-            "<table><tr><th>Calcul du</th><th>Version du jeu</th><th>Renseignées</th>\
+            "<div class=\"table-wrap\"><table><tr><th>Calcul du</th><th>Version du jeu</th><th>Renseignées</th>\
              <th>Attendues</th><th>Taux</th></tr>",
         );
         for p in history.points.iter().rev() {
@@ -376,7 +364,7 @@ async fn render(
                 score_cells(&p.total)
             );
         }
-        o.push_str("</table>");
+        o.push_str("</table></div>");
     }
 
     // Quality.
@@ -411,7 +399,7 @@ async fn render(
             percent(s.rate)
         );
     }
-    o.push_str("</table>");
+    o.push_str("</table></div>");
 
     // The état des lieux indicators.
     o.push_str(
@@ -433,7 +421,7 @@ async fn render(
             percent(i.value.nc_rate)
         );
     }
-    o.push_str("</table>");
+    o.push_str("</table></div>");
 
     // Down the scales.
     if !territory.children.is_empty() {
@@ -458,8 +446,11 @@ async fn render(
          <li><a href=\"{api}/quality?format=csv{sep}{filter_query}\">Qualité (CSV)</a></li>\
          <li><a href=\"{api}/indicators?format=csv{sep}{filter_query}\">Indicateurs (CSV)</a></li>\
          <li><a href=\"{api}/missing?format=csv\">Toutes les valeurs manquantes, établissement par établissement (CSV)</a></li>\
-         </ul></body></html>"
+         </ul>"
     );
-    o.push('\n');
-    Ok(Html(o))
+    ui::page(
+        "content.html",
+        "/territoires",
+        serde_json::json!({ "title": format!("{title} – complétude et indicateurs"), "content": o }),
+    )
 }

@@ -259,8 +259,15 @@ pub async fn import_file_with_progress(
     })
 }
 
-/// A school's `presence_annuaire` as stored.
-type Presence = Option<String>;
+/// A school of the register's départements as read: UAI, département, type, secteur and
+/// `presence_annuaire`.
+type KnownRow = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
 /// A school of the register's départements, as published before the import.
 struct Known {
@@ -280,13 +287,7 @@ async fn register_scope<C: ConnectionTrait>(
         .collect();
     let mut out = HashMap::new();
     for chunk in departements.into_iter().collect::<Vec<_>>().chunks(200) {
-        let rows: Vec<(
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Presence,
-        )> = school::Entity::find()
+        let rows: Vec<KnownRow> = school::Entity::find()
             .select_only()
             .columns([
                 school::Column::Uai,

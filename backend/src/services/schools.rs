@@ -249,13 +249,28 @@ pub async fn search<C: ConnectionTrait>(
     if let Some(q) = &filter.q {
         let pattern = like_pattern(q);
         let uai_prefix = format!("{}%", q.to_uppercase().replace(['%', '_'], ""));
+        // The schools of the communes whose name begins with what was typed, too.
+        let communes = Query::select()
+            .column(commune::Column::Code)
+            .from(commune::Entity)
+            .and_where(
+                Expr::col(commune::Column::NameFolded).like(
+                    sea_orm::sea_query::LikeExpr::new(format!(
+                        "{}%",
+                        pattern.trim_start_matches('%')
+                    ))
+                    .escape('\\'),
+                ),
+            )
+            .to_owned();
         cond = cond.add(
             Condition::any()
                 .add(
                     Expr::col(school::Column::NameFolded)
                         .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
                 )
-                .add(school::Column::Uai.like(uai_prefix)),
+                .add(school::Column::Uai.like(uai_prefix))
+                .add(school::Column::CodeCommune.in_subquery(communes)),
         );
     }
     let query = school::Entity::find().filter(cond);
@@ -463,11 +478,11 @@ fn annuaire_status(
         .as_deref()
         .map_or_else(String::new, |d| format!(", annuaire au {d}"));
     let message = match presence.as_deref() {
-        Some("present") if counted => {
-            format!("figure dans l'annuaire de l'éducation ({import}{date})")
-        }
+        Some("present") if counted => format!(
+            "figure dans l'annuaire de l'éducation (depuis {import}{date})"
+        ),
         Some("present") => format!(
-            "figure dans l'annuaire de l'éducation ({import}{date}), mais n'est pas ouvert : hors complétude"
+            "figure dans l'annuaire de l'éducation (depuis {import}{date}), mais n'est pas ouvert : hors complétude"
         ),
         Some(_) => format!(
             "absent de l'annuaire depuis {import}{date} : conservé avec ses valeurs et leur provenance, hors complétude, listes et exports par défaut (include=absent pour l'y voir)"

@@ -7,7 +7,7 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
     IdenStatic, Iterable, ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     Statement, TransactionTrait,
-    sea_query::{Query, sea_value_to_json_value},
+    sea_query::{Expr, ExprTrait, Query, sea_value_to_json_value},
 };
 use serde::Serialize;
 
@@ -624,4 +624,50 @@ async fn count_schools<C: ConnectionTrait>(
             .or_default() += n;
     }
     Ok(counts)
+}
+
+/// The names of the given communes (arrondissements included), by code.
+pub async fn commune_names<C: ConnectionTrait>(
+    db: &C,
+    codes: Vec<String>,
+) -> Result<std::collections::HashMap<String, String>, DbErr> {
+    if codes.is_empty() {
+        return Ok(Default::default());
+    }
+    Ok(commune::Entity::find()
+        .select_only()
+        .columns([commune::Column::Code, commune::Column::Name])
+        .filter(commune::Column::Code.is_in(codes))
+        .into_tuple::<(String, String)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect())
+}
+
+/// Communes whose folded name begins with `folded` (`fold` of what was typed), the most
+/// populated first.
+pub async fn communes_named<C: ConnectionTrait>(
+    db: &C,
+    folded: &str,
+    limit: u64,
+) -> Result<Vec<commune::Model>, DbErr> {
+    if folded.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let escaped = folded
+        .trim()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    commune::Entity::find()
+        .filter(
+            Expr::col(commune::Column::NameFolded)
+                .like(sea_orm::sea_query::LikeExpr::new(format!("{escaped}%")).escape('\\')),
+        )
+        .order_by_desc(commune::Column::Population)
+        .order_by_asc(commune::Column::Code)
+        .limit(limit)
+        .all(db)
+        .await
 }

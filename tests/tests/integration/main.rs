@@ -13,6 +13,7 @@ mod jobs;
 mod official_list;
 mod oidc;
 mod pages;
+mod public_pages;
 mod schools;
 mod scores;
 mod sign_in_page;

@@ -527,13 +527,18 @@ async fn unknown_filters_are_named_in_the_error() {
             "/api/v1/territories/departement/35/missing?field=nb_licornes",
             "field",
         ),
-        ("/territoires/departement/35?type=licorne", "type"),
     ] {
         let res = app.get(path).await;
         res.assert_status(StatusCode::BAD_REQUEST);
         let body = res.json();
         assert_eq!(body["errors"][0]["pointer"], pointer, "{path}: {body}");
     }
+    // The page says it as a page, naming the parameter and what it accepts.
+    let res = app.get("/territoires/departement/35?type=licorne").await;
+    res.assert_status(StatusCode::BAD_REQUEST);
+    let html = res.text();
+    assert!(html.contains("<main id=\"contenu\""), "{html}");
+    assert!(html.contains("licorne") && html.contains("ecole"), "{html}");
     let body = app
         .get("/api/v1/territories/national/completeness?type=licorne")
         .await

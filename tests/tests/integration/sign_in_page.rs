@@ -31,7 +31,7 @@ async fn an_agent_signs_in_with_an_e_mail_link_and_signs_out() {
     let confirm = browser.find("#confirm").await;
     browser.click(&confirm).await;
     browser
-        .wait_for_text("Les données ouvertes du numérique éducatif")
+        .wait_for_text("Le numérique éducatif dans les écoles")
         .await;
 
     browser.goto(&format!("{base}/connexion")).await;
@@ -40,7 +40,7 @@ async fn an_agent_signs_in_with_an_e_mail_link_and_signs_out() {
     let logout = browser.find("form[action='/auth/logout'] button").await;
     browser.click(&logout).await;
     browser
-        .wait_for_text("Les données ouvertes du numérique éducatif")
+        .wait_for_text("Le numérique éducatif dans les écoles")
         .await;
     browser.goto(&format!("{base}/connexion")).await;
     let page = browser.wait_for_text("Recevoir un lien de connexion").await;

@@ -1,0 +1,175 @@
+//! The public pages in a real headless Chromium, as a visitor uses them: the home page's
+//! national figures, a search by name, by commune and by UAI, a school's page with every
+//! value, its source and date, the downloads. Every page passes axe-core's serious and
+//! critical checks, reads at 375 px, and is kept as a screenshot under `target/screenshots`.
+
+use axum::http::{StatusCode, header};
+use ecarto_tests::{TestApp, browser::Browser};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_goes_from_the_home_page_to_a_school_and_to_the_downloads() {
+    let app = TestApp::with_sample(|_| {}).await;
+    ecarto_tests::run_job(&app.state, "completeness").await;
+    let base = app.serve().await;
+    let browser = Browser::start().await;
+
+    browser.goto(&base).await;
+    let home = browser.wait_for_text("En France").await;
+    assert!(
+        home.contains("1\u{202f}606 établissements ouverts de l'annuaire"),
+        "{home}"
+    );
+    assert!(
+        home.contains("des valeurs attendues sont renseignées"),
+        "{home}"
+    );
+    browser.assert_accessible("accueil").await;
+    browser.screenshot("visiteur-1-accueil").await;
+
+    // The first Tab reaches the skip link.
+    let body = browser.find("body").await;
+    browser.send_keys(&body, "\u{E004}").await;
+    let focused = browser
+        .script("return document.activeElement.textContent;", json!([]))
+        .await;
+    assert_eq!(focused, "Aller au contenu");
+
+    // A search by name, typed without accents.
+    let q = browser.find("#q").await;
+    browser.send_keys(&q, "college du querpon\u{E007}").await;
+    let results = browser.wait_for_text("établissement").await;
+    assert!(results.contains("Collège du Querpon"), "{results}");
+    assert!(
+        browser
+            .url()
+            .await
+            .contains("/recherche?q=college+du+querpon")
+    );
+    browser.assert_accessible("recherche").await;
+    browser.screenshot("visiteur-2-recherche").await;
+
+    let link = browser.find("a[href='/etablissements/0350017D']").await;
+    browser.click(&link).await;
+    let school = browser.wait_for_text("Code UAI").await;
+    assert!(school.contains("Collège du Querpon"), "{school}");
+    assert!(school.contains("0350017D"));
+    for heading in [
+        "Établissement",
+        "Connectivité",
+        "Équipement",
+        "Services et ressources",
+        "Historique",
+    ] {
+        assert!(school.contains(heading), "{heading}: {school}");
+    }
+    // Each value with its source and its date, in French.
+    assert!(school.contains("Annuaire de l'éducation"), "{school}");
+    assert!(school.contains("08/06/2023"), "{school}");
+    assert!(school.contains("Collège"), "{school}");
+    assert!(school.contains("des valeurs attendues de cet établissement sont renseignées"));
+    assert!(
+        school.contains(
+            "Figure dans l'annuaire de l'éducation depuis l'import 1 (annuaire au 08/06/2023)"
+        ),
+        "{school}"
+    );
+    browser.assert_accessible("établissement").await;
+    browser.screenshot("visiteur-3-etablissement").await;
+
+    // Readable on a phone: nothing wider than the screen.
+    browser.resize(375, 812).await;
+    assert!(
+        !browser.overflows_horizontally().await,
+        "the school page is wider than 375 px"
+    );
+    browser.screenshot("visiteur-4-etablissement-375px").await;
+    browser.resize(1280, 900).await;
+
+    // Its breadcrumb leads to its territories.
+    let dept = browser
+        .find("nav.breadcrumb a[href='/territoires/departement/35']")
+        .await;
+    browser.click(&dept).await;
+    browser.wait_for_text("Ille-et-Vilaine").await;
+    browser.assert_accessible("territoire").await;
+    browser.screenshot("visiteur-4b-departement").await;
+
+    // The downloads, from the menu.
+    let downloads = browser.find("nav.main a[href='/telechargements']").await;
+    browser.click(&downloads).await;
+    let page = browser.wait_for_text("Toutes les versions").await;
+    assert!(page.contains("Licence Ouverte"), "{page}");
+    assert!(
+        page.contains("Import annuaire : annuaire-ille-et-vilaine.csv"),
+        "{page}"
+    );
+    browser.assert_accessible("téléchargements").await;
+    browser.screenshot("visiteur-5-telechargements").await;
+}
+
+#[tokio::test]
+async fn the_search_finds_schools_by_commune_and_by_uai_and_pages_say_what_went_wrong() {
+    let app = TestApp::with_sample(|_| {}).await;
+    // A commune, typed without its accents and hyphen: its schools, and the commune itself.
+    let page = app.get("/recherche?q=saint%20erblon").await;
+    page.assert_status(StatusCode::OK);
+    assert_eq!(
+        page.header(header::CONTENT_TYPE),
+        Some("text/html; charset=utf-8")
+    );
+    let html = page.text();
+    assert!(
+        html.contains("href=\"/territoires/commune/35266\""),
+        "{html}"
+    );
+    assert!(html.contains("Saint-Erblon"));
+    // By UAI: one school.
+    let html = app.get("/recherche?q=0350122t").await.text();
+    assert!(html.contains("1 établissement<"), "{html}");
+    assert!(html.contains("/etablissements/0350122T"));
+    // The API's search finds schools by commune too.
+    let api = app
+        .get("/api/v1/schools?q=saint-erblon&per_page=5")
+        .await
+        .json();
+    assert!(api["total"].as_u64().unwrap() >= 1, "{api}");
+
+    // What is typed comes back escaped.
+    let html = app
+        .get("/recherche?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E")
+        .await
+        .text();
+    assert!(!html.contains("<script>alert(1)"));
+    assert!(html.contains("&lt;script&gt;"));
+
+    // A school the annuaire does not list says so; an unknown or malformed UAI is a page.
+    let html = app.get("/etablissements/0110067N").await.text();
+    assert!(html.contains("Hors de la liste officielle"), "{html}");
+    let missing = app.get("/etablissements/0350122A").await;
+    missing.assert_status(StatusCode::BAD_REQUEST);
+    assert!(
+        missing
+            .text()
+            .contains("la lettre attendue pour 0350122 est T")
+    );
+    assert!(missing.text().contains("<main id=\"contenu\""));
+    let unknown = app
+        .get(&format!("/etablissements/{}", ecarto_tests::uai("0999999")))
+        .await;
+    unknown.assert_status(StatusCode::NOT_FOUND);
+    assert!(
+        unknown.text().contains("aucun établissement"),
+        "{}",
+        unknown.text()
+    );
+    let css = app.get("/static/ecarto.css").await;
+    css.assert_status(StatusCode::OK);
+    assert_eq!(
+        css.header(header::CONTENT_TYPE),
+        Some("text/css; charset=utf-8")
+    );
+    app.get("/static/nope.css")
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+}
