@@ -289,6 +289,14 @@ enum ImportCommand {
         #[arg(long)]
         bundle: Option<PathBuf>,
     },
+    /// Draws the map page's outlines of the départements from a GeoJSON of them (IGN Admin
+    /// Express simplified, with overseas: departements-avec-outre-mer.geojson) and writes them
+    /// as the bundle embedded in the binary (backend/reference/departements-carte.tsv).
+    MapOutlines {
+        geojson: PathBuf,
+        #[arg(long)]
+        bundle: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -413,6 +421,19 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 ImportCommand::Report { id, json } => print_import_report(&state, id, json).await,
                 ImportCommand::Territories { dir, bundle } => {
                     import_territories(&state, &dir, bundle).await
+                }
+                ImportCommand::MapOutlines { geojson, bundle } => {
+                    let text = std::fs::read_to_string(&geojson)?;
+                    let outlines = ecarto::reference::map::outlines(&text)?;
+                    let bundle_text = ecarto::reference::map::to_bundle(&outlines);
+                    std::fs::write(&bundle, &bundle_text)?;
+                    println!(
+                        "{} départements dessinés dans {} ({} octets)",
+                        outlines.len(),
+                        bundle.display(),
+                        bundle_text.len()
+                    );
+                    Ok(ExitCode::SUCCESS)
                 }
             };
         }

@@ -35,8 +35,10 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .route("/recherche", get(search))
+        .route("/etablissements", get(search))
         .route("/etablissements/{uai}", get(school))
         .route("/telechargements", get(downloads))
+        .route("/carte", get(map))
 }
 
 /// The indicators the home page shows, by name.
@@ -111,6 +113,12 @@ struct SearchParams {
     q: Option<String>,
     #[serde(rename = "type")]
     school_type: Option<String>,
+    region: Option<String>,
+    academie: Option<String>,
+    departement: Option<String>,
+    commune: Option<String>,
+    secteur: Option<String>,
+    include: Option<String>,
     page: Option<String>,
 }
 
@@ -148,20 +156,40 @@ async fn search(State(state): State<AppState>, Query(params): Query<SearchParams
         .collect();
     let q = params.q.clone().unwrap_or_default().trim().to_owned();
     let school_type = params.school_type.clone().filter(|t| !t.is_empty());
+    let nonempty = |v: &Option<String>| v.clone().filter(|x| !x.trim().is_empty());
+    // A territory's list (`/etablissements?departement=35`) is a search without words.
+    let place = [
+        ("region", nonempty(&params.region)),
+        ("academie", nonempty(&params.academie)),
+        ("departement", nonempty(&params.departement)),
+        ("commune", nonempty(&params.commune)),
+        ("secteur", nonempty(&params.secteur)),
+        ("include", nonempty(&params.include)),
+    ];
+    let kept: Vec<(&str, String)> = place
+        .iter()
+        .filter_map(|(k, v)| v.clone().map(|v| (*k, v)))
+        .collect();
     let mut data = serde_json::json!({
         "q": q,
         "school_type": school_type,
         "types": types,
+        "kept": kept.iter().map(|(k, v)| serde_json::json!({"name": k, "value": v})).collect::<Vec<_>>(),
     });
-    if q.is_empty() {
+    if q.is_empty() && kept.is_empty() {
         return page("search.html", "/recherche", data);
     }
     let filter = SchoolQuery {
-        q: Some(q.clone()),
+        q: (!q.is_empty()).then(|| q.clone()),
         school_type: school_type.clone(),
+        region: nonempty(&params.region),
+        academie: nonempty(&params.academie),
+        departement: nonempty(&params.departement),
+        commune: nonempty(&params.commune),
+        secteur: nonempty(&params.secteur),
+        include: nonempty(&params.include),
         page: params.page.clone(),
         per_page: Some(PER_PAGE.to_string()),
-        ..SchoolQuery::default()
     }
     .parse()
     .map_err(|violations| AppError::BadRequest {
@@ -178,7 +206,11 @@ async fn search(State(state): State<AppState>, Query(params): Query<SearchParams
         .filter_map(|s| s.code_commune.clone())
         .collect();
     let names = territories::commune_names(&state.db, codes).await?;
-    let communes = territories::communes_named(&state.db, &fold(&q), 10).await?;
+    let communes = if q.is_empty() {
+        Vec::new()
+    } else {
+        territories::communes_named(&state.db, &fold(&q), 10).await?
+    };
     let label = |field: &str, v: &Option<String>| {
         v.as_deref()
             .map(|c| catalog.code_label(field, c).unwrap_or(c).to_owned())
@@ -200,17 +232,19 @@ async fn search(State(state): State<AppState>, Query(params): Query<SearchParams
         .collect();
     let pages = total.div_ceil(PER_PAGE).max(1);
     let link = |p: u64| {
-        let mut href = format!(
-            "/recherche?q={}",
-            serde_urlencoded::to_string([("", q.as_str())])
-                .unwrap_or_default()
-                .trim_start_matches('=')
-        );
-        if let Some(t) = &school_type {
-            href.push_str(&format!("&type={t}"));
+        let mut pairs: Vec<(&str, String)> = Vec::new();
+        if !q.is_empty() {
+            pairs.push(("q", q.clone()));
         }
-        href.push_str(&format!("&page={p}"));
-        href
+        if let Some(t) = &school_type {
+            pairs.push(("type", t.clone()));
+        }
+        pairs.extend(kept.iter().cloned());
+        pairs.push(("page", p.to_string()));
+        format!(
+            "/recherche?{}",
+            serde_urlencoded::to_string(&pairs).unwrap_or_default()
+        )
     };
     data["communes"] = serde_json::to_value(
         communes
@@ -457,6 +491,198 @@ async fn downloads(State(state): State<AppState>) -> PageResult {
             "versions": versions,
             "latest": latest,
             "licence_url": LICENCE_URL,
+        }),
+    )
+}
+
+#[derive(Deserialize, Default)]
+struct MapParams {
+    mesure: Option<String>,
+    #[serde(rename = "type")]
+    school_type: Option<String>,
+}
+
+#[derive(Serialize)]
+struct MeasureChoice {
+    code: String,
+    label: String,
+}
+
+#[derive(Serialize)]
+struct DepartementShown {
+    code: String,
+    name: String,
+    path: &'static str,
+    zoom: &'static str,
+    value: String,
+    class: &'static str,
+    schools: String,
+}
+
+/// The class of a rate on the map's scale: five bins of 20 points, or `nd` without a value.
+fn class_of(rate: Option<f64>) -> &'static str {
+    match rate {
+        None => "nd",
+        Some(r) if r < 0.2 => "c0",
+        Some(r) if r < 0.4 => "c1",
+        Some(r) if r < 0.6 => "c2",
+        Some(r) if r < 0.8 => "c3",
+        Some(_) => "c4",
+    }
+}
+
+/// `/carte?mesure=&type=`: the départements coloured by their completeness (all values, or one
+/// theme's: `completude`, `completude:equipement`…) or by a share indicator of the état des
+/// lieux, from the latest stored scores; each département links to its page, and a table
+/// gives the same values.
+async fn map(State(state): State<AppState>, Query(params): Query<MapParams>) -> PageResult {
+    use crate::reference::map::{self as outlines, INSETS, inset_box};
+    let catalog = Catalog::get();
+    let mut measures = vec![MeasureChoice {
+        code: "completude".into(),
+        label: "Complétude des valeurs attendues".into(),
+    }];
+    for theme in Theme::ALL {
+        measures.push(MeasureChoice {
+            code: format!("completude:{}", theme.code()),
+            label: format!("Complétude : {}", theme_label(theme)),
+        });
+    }
+    for i in scores::INDICATORS.iter().filter(|i| i.kind == "share") {
+        measures.push(MeasureChoice {
+            code: i.name.into(),
+            label: i.label_fr.into(),
+        });
+    }
+    let measure = params
+        .mesure
+        .clone()
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| "completude".to_owned());
+    let Some(chosen) = measures.iter().find(|m| m.code == measure) else {
+        return Err(AppError::bad_request(
+            "mesure",
+            format!(
+                "« {measure} » n'est pas une mesure de la carte ; mesures : {}",
+                measures
+                    .iter()
+                    .map(|m| m.code.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .into());
+    };
+    let measure_label = chosen.label.clone();
+    let school_type = params.school_type.clone().filter(|t| !t.is_empty());
+    let filter = Filter {
+        theme: measure.strip_prefix("completude:").map(str::to_owned),
+        field: None,
+        school_type: school_type.clone(),
+        secteur: None,
+    };
+    filter
+        .check()
+        .map_err(|(pointer, detail)| AppError::bad_request(pointer, detail))?;
+    let run = crate::services::scores::run_at(&state.db, At::Latest).await?;
+    let cubes = crate::services::scores::latest_cubes(&state.db, Level::Departement).await?;
+    let is_share = !measure.starts_with("completude");
+    let departements: Vec<DepartementShown> = outlines::shipped()
+        .iter()
+        .map(|o| {
+            let (rate, schools) = match cubes.get(&o.code) {
+                None => (None, 0),
+                Some(cube) if is_share => {
+                    let view = scores::indicators(cube, &filter);
+                    let rate = view
+                        .indicators
+                        .iter()
+                        .find(|i| i.name == measure)
+                        .and_then(|i| i.value.value);
+                    (rate, view.schools)
+                }
+                Some(cube) => {
+                    let view = scores::completeness(cube, &filter);
+                    let rate = match &filter.theme {
+                        Some(t) => view.by_theme.get(t.as_str()).and_then(|s| s.rate),
+                        None => view.total.rate,
+                    };
+                    (rate, view.schools)
+                }
+            };
+            DepartementShown {
+                code: o.code.clone(),
+                name: o.name.clone(),
+                path: o.path.as_str(),
+                zoom: o.zoom.as_str(),
+                value: rate.map_or("pas de valeur".to_owned(), |r| display::percent(Some(r))),
+                class: class_of(rate),
+                schools: display::number(f64::from(schools)),
+            }
+        })
+        .collect();
+    let insets: Vec<serde_json::Value> = INSETS
+        .iter()
+        .enumerate()
+        .map(|(i, code)| {
+            let (x, y, w, h) = inset_box(i);
+            let name = outlines::shipped()
+                .iter()
+                .find(|o| o.code == *code)
+                .map_or(code.to_string(), |o| o.name.clone());
+            serde_json::json!({
+                "x": x, "y": y, "w": w, "h": h,
+                "label_x": x + w / 2.0, "label_y": y + h - 4.0, "name": name,
+            })
+        })
+        .collect();
+    let legend: Vec<serde_json::Value> = [
+        ("c0", "moins de 20 %"),
+        ("c1", "de 20 à 40 %"),
+        ("c2", "de 40 à 60 %"),
+        ("c3", "de 60 à 80 %"),
+        ("c4", "80 % ou plus"),
+        (
+            "nd",
+            "pas de valeur (aucun établissement, ou rien d'attendu)",
+        ),
+    ]
+    .iter()
+    .map(|(class, label)| serde_json::json!({"class": class, "label": label}))
+    .collect();
+    let types: Vec<Choice> = catalog
+        .choices("type_etablissement")
+        .into_iter()
+        .map(|(code, label)| Choice { code, label })
+        .collect();
+    let type_label = school_type
+        .as_deref()
+        .and_then(|t| catalog.code_label("type_etablissement", t))
+        .map(|l| format!("{}s", l.to_lowercase()));
+    page(
+        "map.html",
+        "/carte",
+        serde_json::json!({
+            "measures": measures,
+            "measure": measure,
+            "measure_label": measure_label,
+            "value_heading": if is_share { "Part" } else { "Complétude" },
+            "types": types,
+            "school_type": school_type,
+            "type_label": type_label,
+            "computed": run.as_ref().map(|r| r.finished_at.format("%d/%m/%Y à %H:%M UTC").to_string()),
+            "version": run.as_ref().and_then(|r| r.dataset_version),
+            "width": crate::reference::map::WIDTH,
+            "height": crate::reference::map::HEIGHT,
+            "insets": insets,
+            "zoom": {
+                "x": crate::reference::map::ZOOM_BOX.0,
+                "y": crate::reference::map::ZOOM_BOX.1,
+                "w": crate::reference::map::ZOOM_BOX.2,
+                "h": crate::reference::map::ZOOM_BOX.3,
+            },
+            "departements": departements,
+            "legend": legend,
         }),
     )
 }

@@ -239,6 +239,27 @@ async fn render(state: &AppState, level: Level, code: &str, q: PageQuery) -> Pag
         all.basis.computed_at.format("%d/%m/%Y à %H:%M UTC"),
     );
 
+    // Its schools: the list, filtered as the page is.
+    let list_param = match level {
+        Level::Region => Some("region"),
+        Level::Academie => Some("academie"),
+        Level::Departement => Some("departement"),
+        Level::Commune => Some("commune"),
+        Level::National | Level::Epci => None,
+    };
+    if let Some(param) = list_param {
+        let mut href = format!("/etablissements?{param}={}", escape(code));
+        for (k, v) in [("type", &filter.school_type), ("secteur", &filter.secteur)] {
+            if let Some(v) = v {
+                let _ = write!(href, "&amp;{k}={}", escape(v));
+            }
+        }
+        let _ = write!(
+            o,
+            "<p><a class=\"button secondary\" href=\"{href}\">Les établissements de ce territoire</a></p>"
+        );
+    }
+
     // The filter, as a plain GET form: the page's address says what it shows.
     o.push_str("<form method=\"get\">");
     let themes: Vec<(&str, &str)> = Theme::ALL

@@ -17,36 +17,26 @@ use serde::Serialize;
 
 use crate::{app::AppState, error::AppError};
 
+/// A template of `admin-ui/templates`, embedded under its file name.
+macro_rules! template {
+    ($name:literal) => {
+        (
+            $name,
+            include_str!(concat!("../../../admin-ui/templates/", $name)),
+        )
+    };
+}
+
 const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "base.html",
-        include_str!("../../../admin-ui/templates/base.html"),
-    ),
-    (
-        "home.html",
-        include_str!("../../../admin-ui/templates/home.html"),
-    ),
-    (
-        "search.html",
-        include_str!("../../../admin-ui/templates/search.html"),
-    ),
-    (
-        "school.html",
-        include_str!("../../../admin-ui/templates/school.html"),
-    ),
-    (
-        "downloads.html",
-        include_str!("../../../admin-ui/templates/downloads.html"),
-    ),
-    (
-        "error.html",
-        include_str!("../../../admin-ui/templates/error.html"),
-    ),
+    template!("base.html"),
+    template!("home.html"),
+    template!("search.html"),
+    template!("school.html"),
+    template!("downloads.html"),
+    template!("map.html"),
+    template!("error.html"),
     // A page whose body a handler writes itself (already escaped), in the common layout.
-    (
-        "content.html",
-        include_str!("../../../admin-ui/templates/content.html"),
-    ),
+    template!("content.html"),
 ];
 
 /// `(name, content type, bytes)`.
@@ -95,6 +85,7 @@ fn format_value(
 const NAV: &[(&str, &str)] = &[
     ("/", "Accueil"),
     ("/recherche", "Rechercher"),
+    ("/carte", "Carte"),
     ("/territoires", "Territoires"),
     ("/telechargements", "Télécharger"),
     ("/connexion", "Contribuer"),

@@ -455,7 +455,7 @@ async fn latest_hashes<C: ConnectionTrait>(db: &C) -> AppResult<HashMap<Key, Str
 }
 
 /// The latest stored scores of every territory of one level, in one query.
-async fn latest_cubes<C: ConnectionTrait>(
+pub async fn latest_cubes<C: ConnectionTrait>(
     db: &C,
     level: Level,
 ) -> AppResult<HashMap<String, Cube>> {

@@ -14,6 +14,39 @@ async fn a_visitor_goes_from_the_home_page_to_a_school_and_to_the_downloads() {
     let base = app.serve().await;
     let browser = Browser::start().await;
 
+    // The map first: every département is a link, with a table of the same values.
+    browser.goto(&format!("{base}/carte")).await;
+    let map = browser.wait_for_text("Carte des départements").await;
+    assert!(
+        map.contains("Ille-et-Vilaine") && map.contains("La Réunion"),
+        "{map}"
+    );
+    let links = browser
+        .script(
+            "return document.querySelectorAll('svg a[href^=\"/territoires/departement/\"]:not([tabindex])').length;",
+            json!([]),
+        )
+        .await;
+    // One keyboard-reachable link per département (Île-de-France's zoom repeats eight of them
+    // for the mouse only).
+    assert_eq!(links, 101);
+    browser.assert_accessible("carte").await;
+    browser.screenshot("visiteur-0-carte").await;
+    // The map's département leads to its page, and its page to its schools.
+    let ille = browser
+        .find("svg a[href='/territoires/departement/35']")
+        .await;
+    browser.click(&ille).await;
+    browser.wait_for_text("Ille-et-Vilaine").await;
+    browser.screenshot("visiteur-0b-departement").await;
+    let list = browser
+        .find("a[href^='/etablissements?departement=35']")
+        .await;
+    browser.click(&list).await;
+    let schools = browser.wait_for_text("établissements").await;
+    assert!(schools.contains("993 établissements"), "{schools}");
+    browser.assert_accessible("liste d'un département").await;
+
     browser.goto(&base).await;
     let home = browser.wait_for_text("En France").await;
     assert!(
@@ -172,4 +205,23 @@ async fn the_search_finds_schools_by_commune_and_by_uai_and_pages_say_what_went_
     app.get("/static/nope.css")
         .await
         .assert_status(StatusCode::NOT_FOUND);
+}
+
+/// The map's outlines shipped in the repository are exactly what the command draws from the
+/// shared GeoJSON (`ecarto import map-outlines … --bundle backend/reference/departements-carte.tsv`).
+#[test]
+fn the_shipped_map_is_drawn_from_the_shared_outlines() {
+    let geojson = std::fs::read_to_string(ecarto_tests::shared_data(
+        "geo/departements-avec-outre-mer.geojson",
+    ))
+    .expect("the shared outlines");
+    let drawn = ecarto::reference::map::outlines(&geojson).expect("outlines drawn");
+    let shipped = std::fs::read_to_string(
+        ecarto_tests::repo_root().join("backend/reference/departements-carte.tsv"),
+    )
+    .expect("the shipped bundle");
+    assert!(
+        ecarto::reference::map::to_bundle(&drawn) == shipped,
+        "backend/reference/departements-carte.tsv is not what the command draws: run it again"
+    );
 }
