@@ -26,7 +26,7 @@ use crate::{
         auth::{self, SESSION_COOKIE, SessionInfo},
         oidc, users,
     },
-    validation::render::{PAGE_STYLE, escape},
+    validation::render::escape,
 };
 
 /// Sign-in bodies are small; anything larger is not a form of ours.
@@ -306,13 +306,7 @@ fn cookie_header(
 }
 
 fn page(title: &str, body: &str) -> Html<String> {
-    Html(format!(
-        "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
-         content=\"width=device-width\"><title>{t} – eCarto contributions</title><style>{PAGE_STYLE}\
-         </style></head><body><p><a href=\"/\">eCarto contributions</a></p><h1>{t}</h1>{body}\
-         </body></html>\n",
-        t = escape(title)
-    ))
+    super::ui::content_page("/connexion", title, body)
 }
 
 #[derive(Deserialize)]

@@ -16,8 +16,10 @@ mod exports;
 mod harvest;
 mod health;
 mod me;
+mod moderation_pages;
 mod openapi;
 mod public_pages;
+mod report_pages;
 mod schemas;
 mod schools;
 mod submissions;
@@ -32,6 +34,8 @@ pub fn router(state: AppState) -> Router {
         .merge(catalog::router())
         .merge(openapi::router())
         .merge(public_pages::router())
+        .merge(report_pages::router())
+        .merge(moderation_pages::router())
         .merge(ui::router())
         .merge(schools::router())
         .merge(datasets::router())

@@ -437,6 +437,7 @@ async fn school(State(state): State<AppState>, Path(raw): Path<String>) -> PageR
         },
         "themes": themes,
         "history": history,
+        "actions": [{"href": format!("/etablissements/{}/signaler", detail.uai), "label": "Signaler une erreur"}],
     });
     page("school.html", "/recherche", data)
 }

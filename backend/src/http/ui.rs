@@ -34,6 +34,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     template!("school.html"),
     template!("downloads.html"),
     template!("map.html"),
+    template!("report.html"),
+    template!("my_reports.html"),
+    template!("moderation_queue.html"),
+    template!("moderation_submission.html"),
     template!("error.html"),
     // A page whose body a handler writes itself (already escaped), in the common layout.
     template!("content.html"),
@@ -118,6 +122,25 @@ pub fn page(
         .and_then(|t| t.render(ctx))
         .map(Html)
         .map_err(|e| PageError(AppError::internal(format!("template {template}: {e}"))))
+}
+
+/// A page whose body a handler wrote itself (escaped already), in the common layout under a
+/// `<h1>` of its title.
+pub fn content_page(section: &str, title: &str, body: &str) -> Html<String> {
+    let content = format!(
+        "<h1>{}</h1>{body}",
+        crate::validation::render::escape(title)
+    );
+    page(
+        "content.html",
+        section,
+        serde_json::json!({ "title": title, "content": content }),
+    )
+    .unwrap_or_else(|_| {
+        Html(format!(
+            "<!doctype html><html lang=\"fr\"><title>{title}</title>{content}</html>"
+        ))
+    })
 }
 
 /// An error shown as a page (`error.html`) rather than as problem+json: the same status and

@@ -449,10 +449,16 @@ pub struct SubmissionSummary {
     pub created_at: chrono::DateTime<Utc>,
     /// Age in hours, for the queue.
     pub age_hours: i64,
+    /// The moderator holding the submission, while their claim lasts ([`CLAIM_TTL`]).
     pub claimed_by: Option<i64>,
+    pub claimed_until: Option<chrono::DateTime<Utc>>,
     pub supersedes: Option<i64>,
     pub merged_version: Option<i32>,
 }
+
+/// How long a moderator's claim keeps the others off a submission: long enough to review it,
+/// short enough that a forgotten claim does not block the queue.
+pub const CLAIM_TTL: chrono::Duration = chrono::Duration::hours(4);
 
 impl From<&submission::Model> for SubmissionSummary {
     fn from(s: &submission::Model) -> Self {
@@ -471,7 +477,15 @@ impl From<&submission::Model> for SubmissionSummary {
             flags: serde_json::from_str(&s.flags).unwrap_or(Value::Null),
             created_at: s.created_at,
             age_hours: (Utc::now() - s.created_at).num_hours(),
-            claimed_by: s.claimed_by,
+            claimed_by: s
+                .claimed_at
+                .filter(|at| *at + CLAIM_TTL > Utc::now())
+                .and(s.claimed_by),
+            claimed_until: s
+                .claimed_at
+                .map(|at| at + CLAIM_TTL)
+                .filter(|until| *until > Utc::now())
+                .filter(|_| s.claimed_by.is_some()),
             supersedes: s.supersedes,
             merged_version: s.merged_version,
         }
@@ -836,11 +850,14 @@ pub async fn claim(
     let s = get(db, id).await?;
     let rows = rows_of(db, id).await?;
     check_reviewer(db, actor, &s, &rows).await?;
-    if let Some(other) = s.claimed_by
+    // A claim expires: after `CLAIM_TTL`, another moderator may take the submission.
+    if let (Some(other), Some(at)) = (s.claimed_by, s.claimed_at)
         && other != actor.user_id
+        && at + CLAIM_TTL > Utc::now()
     {
         return Err(AppError::Conflict(format!(
-            "l'envoi {id} est déjà pris par un autre modérateur"
+            "l'envoi {id} est déjà pris par un autre modérateur, jusqu'au {} UTC",
+            (at + CLAIM_TTL).format("%d/%m/%Y à %H:%M")
         )));
     }
     let mut m: submission::ActiveModel = s.into();
@@ -1383,8 +1400,23 @@ pub async fn revert(
     })
 }
 
+/// Where the submitter follows a submission: their page of reports for a `signalement`, the
+/// submission itself otherwise.
 fn link(base_url: &str, id: i64) -> String {
     format!("{}/api/v1/submissions/{id}", base_url.trim_end_matches('/'))
+}
+
+fn submitter_link(base_url: &str, s: &submission::Model) -> String {
+    if s.schema_name == "signalement" {
+        format!("{}/mes-signalements", base_url.trim_end_matches('/'))
+    } else {
+        link(base_url, s.id)
+    }
+}
+
+/// Where a moderator reviews a submission: its page on the moderation desk.
+fn review_link(base_url: &str, id: i64) -> String {
+    format!("{}/moderation/{id}", base_url.trim_end_matches('/'))
 }
 
 /// The submitter learns the result of the checks; the moderators of the schools' territories
@@ -1425,7 +1457,7 @@ async fn notify_received<C: sea_orm::ConnectionTrait>(
             proposed = s.rows_proposed,
             invalid = s.rows_invalid,
             refused = s.rows_refused,
-            link = link(base_url, s.id),
+            link = submitter_link(base_url, s),
         ),
     )
     .await?;
@@ -1448,7 +1480,7 @@ async fn notify_received<C: sea_orm::ConnectionTrait>(
                 schema = s.schema_name,
                 v = s.schema_version,
                 proposed = s.rows_proposed,
-                link = link(base_url, s.id),
+                link = review_link(base_url, s.id),
             ),
         )
         .await?;
@@ -1551,7 +1583,7 @@ async fn notify_decision<C: sea_orm::ConnectionTrait>(
              {link}\n\n-- \neCarto contributions\n",
             id = s.id,
             file = s.file_name,
-            link = link(base_url, s.id),
+            link = submitter_link(base_url, s),
         ),
     )
     .await?;
@@ -1615,7 +1647,7 @@ pub async fn daily_digest(db: &DatabaseConnection, base_url: &str) -> AppResult<
                     s.file_name,
                     s.schema_name,
                     s.rows_proposed,
-                    link(base_url, s.id)
+                    review_link(base_url, s.id)
                 )
             })
             .collect();

@@ -321,6 +321,46 @@ fn matrix() -> Vec<Endpoint> {
                 Who::Admin => StatusCode::CONFLICT,
             },
         },
+        // The moderation desk's forms: the same services, so the same answers, as pages.
+        Endpoint {
+            method: Method::POST,
+            route: "/moderation/{id}/prendre",
+            path: |f| format!("/moderation/{}/prendre", f.reviewable),
+            body: |_, _| Body::Form(String::new()),
+            expect: |w| match w {
+                Who::Anonymous => StatusCode::UNAUTHORIZED,
+                Who::BetaTester | Who::Contributor => StatusCode::FORBIDDEN,
+                Who::Moderator => StatusCode::SEE_OTHER,
+                Who::Admin => StatusCode::CONFLICT,
+            },
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/moderation/{id}/decision",
+            path: |f| format!("/moderation/{}/decision", f.reviewable),
+            body: |_, _| Body::Form("decision=reject&raison=matrice".into()),
+            // Decided above through the API: the moderator is let through and told so; the
+            // submitting organisation's member sees it but may not decide (four eyes); to
+            // others it does not exist.
+            expect: |w| match w {
+                Who::Anonymous => StatusCode::UNAUTHORIZED,
+                Who::BetaTester => StatusCode::NOT_FOUND,
+                Who::Contributor => StatusCode::FORBIDDEN,
+                Who::Moderator | Who::Admin => StatusCode::CONFLICT,
+            },
+        },
+        // Reporting an error is anyone's once signed in; the anonymous are sent to sign in.
+        Endpoint {
+            method: Method::POST,
+            route: "/etablissements/{uai}/signaler",
+            path: |f| format!("/etablissements/{}/signaler", f.school),
+            body: |_, w| {
+                Body::Form(format!(
+                    "champ=wifi&valeur=non&justification=Constat+de+la+matrice+{w:?}"
+                ))
+            },
+            expect: |_| StatusCode::SEE_OTHER,
+        },
         Endpoint {
             method: Method::POST,
             route: "/api/v1/submissions/{id}/revert",

@@ -14,6 +14,7 @@ mod official_list;
 mod oidc;
 mod pages;
 mod public_pages;
+mod report_pages;
 mod schools;
 mod scores;
 mod sign_in_page;
