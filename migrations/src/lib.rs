@@ -17,6 +17,7 @@ mod m20261201_000011_scores;
 mod m20261201_000012_harvest;
 mod m20261201_000013_score_facts;
 mod m20261203_000014_annuaire_presence;
+mod m20261203_000015_contribution_drafts;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000012_harvest::Migration),
             Box::new(m20261201_000013_score_facts::Migration),
             Box::new(m20261203_000014_annuaire_presence::Migration),
+            Box::new(m20261203_000015_contribution_drafts::Migration),
         ]
     }
 }

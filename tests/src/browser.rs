@@ -277,6 +277,19 @@ impl Browser {
         .unwrap_or(true)
     }
 
+    /// The elements that stick out of the window on the right, to say what overflows.
+    pub async fn elements_wider_than_window(&self) -> Value {
+        self.script(
+            "return [...document.querySelectorAll('body *')]\
+               .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)\
+               .slice(0, 10)\
+               .map(e => e.tagName + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : '') \
+                 + ' ' + Math.round(e.getBoundingClientRect().right));",
+            json!([]),
+        )
+        .await
+    }
+
     /// Waits until the page's text contains `needle`, and returns the text.
     pub async fn wait_for_text(&self, needle: &str) -> String {
         let started = Instant::now();

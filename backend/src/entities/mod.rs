@@ -7,6 +7,7 @@ pub mod audit_entry;
 pub mod commune;
 pub mod commune_former_code;
 pub mod competence;
+pub mod contribution_draft;
 pub mod dataset_version;
 pub mod departement;
 pub mod dismissed_proposal;

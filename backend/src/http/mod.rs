@@ -11,6 +11,7 @@ pub const LICENCE: &str = "Licence Ouverte / Open Licence 2.0 (Etalab), https://
 mod admin;
 pub mod auth;
 mod catalog;
+mod contribution_pages;
 mod datasets;
 mod exports;
 mod harvest;
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .merge(public_pages::router())
         .merge(report_pages::router())
         .merge(moderation_pages::router())
+        .merge(contribution_pages::router())
         .merge(ui::router())
         .merge(schools::router())
         .merge(datasets::router())

@@ -37,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/moderation/{id}", get(submission))
         .route("/moderation/{id}/prendre", post(claim))
         .route("/moderation/{id}/decision", post(decide))
+        .route("/moderation/{id}/groupes", post(decide_groups))
 }
 
 /// The reasons moderators give most, offered as choices (a typed one may replace them).
@@ -88,6 +89,16 @@ fn flag_words(flag: &Value) -> String {
         "more_recent_published" => "Une autre source a publié cette valeur après la date dont parle la ligne".to_owned(),
         "conflict" => "Conflit : la valeur publiée a changé depuis la préparation de l'envoi ; choisissez laquelle garder".to_owned(),
         other => other.to_owned(),
+    }
+}
+
+/// A kind of change (`services::submissions::change_kind`), in words.
+fn kind_words(kind: &str) -> &'static str {
+    match kind {
+        "adds" => "ajout d'une valeur non communiquée",
+        "blanks" => "effacement d'une valeur publiée",
+        "large_change" => "grand écart (la valeur est multipliée ou divisée par 10 ou plus)",
+        _ => "modification d'une valeur publiée",
     }
 }
 
@@ -361,6 +372,27 @@ async fn submission(
         })
         .collect();
     let conflicts = rows.iter().flat_map(|r| &r.fields).any(|f| f.conflict);
+    let groups: Vec<Value> = submissions::change_groups(&view.rows)
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            serde_json::json!({
+                "key": g.key(),
+                "id": format!("groupe-{i}"),
+                "label": catalog.field(&g.field).map_or(g.field.clone(), |f| f.label_fr.to_owned()),
+                "kind": kind_words(g.kind),
+                "lines": g.lines.iter().map(|l| {
+                    let r = rows.iter().find(|r| r.line == *l);
+                    serde_json::json!({
+                        "line": l,
+                        "id": format!("sauf-{i}-{l}"),
+                        "school": r.map(|r| if r.school.is_empty() { r.uai.clone() } else { r.school.clone() }),
+                        "change": r.and_then(|r| r.fields.iter().find(|f| f.key == format!("{l}:{}", g.field))).map(|f| format!("{} → {}", f.published, f.proposed)),
+                    })
+                }).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
     let decisions: Vec<Value> = view
         .decisions
         .iter()
@@ -393,6 +425,7 @@ async fn submission(
             "flags": s.flags.as_array().map(|f| f.iter().map(flag_words).collect::<Vec<_>>()).unwrap_or_default(),
             "rows": rows,
             "conflicts": conflicts,
+            "groups": groups,
             "reasons": REASONS,
             "decisions": decisions,
             "csrf_token": caller.csrf_token(),
@@ -488,6 +521,74 @@ async fn decide(
         }
         input.rows = Some(rows.into_iter().collect());
     }
+    finish(&state, &caller, id, input).await
+}
+
+/// A decision group by group: `groupe:KEY` = `accepter` or `refuser`, and the exceptions
+/// `sauf` = `KEY#LINE` (the other answer for that line). What is left is accepted; when
+/// nothing is, the submission is refused with the reason.
+async fn decide_groups(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> Result<Response, PageError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+        .map_err(|e| AppError::bad_request("formulaire", e.to_string()))?;
+    let mut accepted = BTreeMap::new();
+    let mut exceptions = BTreeSet::new();
+    let mut reason = String::new();
+    let mut reason_chosen = String::new();
+    let mut conflicts = None;
+    for (k, v) in &pairs {
+        if let Some(key) = k.strip_prefix("groupe:") {
+            accepted.insert(key.to_owned(), v == "accepter");
+        } else if k == "sauf" {
+            let Some((key, line)) = v.rsplit_once('#') else {
+                continue;
+            };
+            let line = line
+                .parse::<i64>()
+                .map_err(|_| AppError::bad_request("sauf", format!("« {v} » : ligne illisible")))?;
+            exceptions.insert((key.to_owned(), line));
+        } else if k == "raison" {
+            reason = v.trim().to_owned();
+        } else if k == "raison_type" {
+            reason_chosen = v.trim().to_owned();
+        } else if k == "conflits" && !v.is_empty() {
+            conflicts = Some(v.clone());
+        }
+    }
+    if reason.is_empty() {
+        reason = reason_chosen;
+    }
+    let view = submissions::view(&state.db, &caller.actor, id).await?;
+    let input = match submissions::accept_by_groups(&view.rows, &accepted, &exceptions) {
+        Some((rows, fields)) => DecisionInput {
+            decision: "accept".into(),
+            rows: Some(rows),
+            fields,
+            reason,
+            conflicts,
+        },
+        None => DecisionInput {
+            decision: "reject".into(),
+            rows: None,
+            fields: BTreeMap::new(),
+            reason,
+            conflicts,
+        },
+    };
+    finish(&state, &caller, id, input).await
+}
+
+/// Takes the decision and goes back to the queue, saying what became of the submission.
+async fn finish(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    input: DecisionInput,
+) -> Result<Response, PageError> {
     let outcome = submissions::decide(
         &state.db,
         &state.config.public_base_url,

@@ -38,17 +38,28 @@ const TEMPLATES: &[(&str, &str)] = &[
     template!("my_reports.html"),
     template!("moderation_queue.html"),
     template!("moderation_submission.html"),
+    template!("contribute.html"),
+    template!("draft.html"),
+    template!("my_contributions.html"),
+    template!("my_contribution.html"),
     template!("error.html"),
     // A page whose body a handler writes itself (already escaped), in the common layout.
     template!("content.html"),
 ];
 
 /// `(name, content type, bytes)`.
-const STATIC: &[(&str, &str, &str)] = &[(
-    "ecarto.css",
-    "text/css; charset=utf-8",
-    include_str!("../../../admin-ui/static/ecarto.css"),
-)];
+const STATIC: &[(&str, &str, &str)] = &[
+    (
+        "ecarto.css",
+        "text/css; charset=utf-8",
+        include_str!("../../../admin-ui/static/ecarto.css"),
+    ),
+    (
+        "ecarto.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../admin-ui/static/ecarto.js"),
+    ),
+];
 
 /// The templates, compiled once. A template that does not compile is a build defect, caught
 /// by this module's test.
@@ -92,7 +103,7 @@ const NAV: &[(&str, &str)] = &[
     ("/carte", "Carte"),
     ("/territoires", "Territoires"),
     ("/telechargements", "Télécharger"),
-    ("/connexion", "Contribuer"),
+    ("/contribuer", "Contribuer"),
 ];
 
 #[derive(Serialize)]

@@ -8,6 +8,7 @@ pub mod completeness;
 pub mod datasets;
 pub mod dcat;
 pub mod demo;
+pub mod drafts;
 pub mod experimentations;
 pub mod exports;
 pub mod harvest;

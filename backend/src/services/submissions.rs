@@ -112,78 +112,56 @@ fn file_error(e: FileError) -> AppError {
     }
 }
 
-/// Receives a file: validated, checked against the register and, row by row, against the
-/// submitter's competence; stored whole in one transaction. The same file again (while the
-/// first is pending) or the same `Idempotency-Key` gives the first submission back.
-pub async fn submit(
+/// A row of a file as a submission would store it.
+pub struct PreparedRow {
+    pub line: i64,
+    pub uai: Option<String>,
+    /// `proposed`, `refused` (outside the submitter's competence) or `invalid`.
+    pub status: &'static str,
+    pub reason: Option<String>,
+    pub values: BTreeMap<String, Value>,
+}
+
+/// A file checked as a submission is: validated, against the register, and row by row
+/// against the submitter's competence. Nothing is stored.
+pub struct Prepared {
+    pub validation: validation::Validation,
+    pub rows: Vec<PreparedRow>,
+    pub facts: HashMap<String, SchoolFacts>,
+    /// The schools the proposed rows touch.
+    pub touched: BTreeSet<String>,
+    proposals: Vec<(i64, String, BTreeMap<String, Value>)>,
+    pub proposed: i64,
+    pub refused: i64,
+    pub invalid: i64,
+    pub bytes: Vec<u8>,
+}
+
+pub async fn prepare(
     db: &DatabaseConnection,
     limits: &ValidationLimits,
-    base_url: &str,
-    ctx: &audit::Context,
     actor: &Actor,
-    input: NewSubmission,
-) -> AppResult<(submission::Model, bool)> {
-    let schema = Registry::embedded()
-        .resolve(&input.schema)
-        .map_err(|e| AppError::bad_request("schema", e.to_string()))?;
-    if input.bytes.len() > limits.max_bytes {
-        return Err(AppError::TooLarge(format!(
-            "le fichier fait {} octets, plus que la limite de {} octets",
-            input.bytes.len(),
-            limits.max_bytes
-        )));
-    }
-    let sha256 = crate::services::auth::hash_bytes(&input.bytes);
-    if let Some(key) = &input.idempotency_key
-        && let Some(existing) = submission::Entity::find()
-            .filter(submission::Column::SubmitterId.eq(actor.user_id))
-            .filter(submission::Column::IdempotencyKey.eq(key))
-            .one(db)
-            .await?
-    {
-        return Ok((existing, false));
-    }
-    if let Some(existing) = submission::Entity::find()
-        .filter(submission::Column::SubmitterId.eq(actor.user_id))
-        .filter(submission::Column::Sha256.eq(&sha256))
-        .filter(submission::Column::SchemaName.eq(&schema.name))
-        .filter(submission::Column::Status.eq("pending"))
-        .one(db)
-        .await?
-    {
-        return Ok((existing, false));
-    }
-    if let Some(prev) = input.supersedes {
-        let p = get(db, prev).await?;
-        if p.submitter_id != actor.user_id
-            && p.organisation_id
-                .is_none_or(|o| actor.organisation.as_ref().is_none_or(|mine| mine.id != o))
-        {
-            return Err(AppError::NotFound(format!("envoi {prev} inconnu")));
-        }
-    }
-
+    schema: &'static Schema,
+    bytes: Vec<u8>,
+    file_name: &str,
+) -> AppResult<Prepared> {
     let mut options = Options::new(limits.max_rows);
     options.keep_rows = true;
-    let bytes = input.bytes;
-    let file_name = input.file_name.clone();
+    let file_name = file_name.to_owned();
     let schema_ref: &'static Schema = schema;
-    let (mut v, bytes) = tokio::task::spawn_blocking(move || {
+    let (v, bytes) = tokio::task::spawn_blocking(move || {
         let v = validation::validate(schema_ref, &bytes, Some(&file_name), &options);
         (v, bytes)
     })
     .await
     .map_err(AppError::internal)?;
-    let v = match v.as_mut() {
-        Ok(v) => v,
-        Err(e) => return Err(file_error(e.clone())),
-    };
-    register::check_against_register(db, schema, v, limits.mass_change_share).await?;
+    let mut v = v.map_err(file_error)?;
+    register::check_against_register(db, schema, &mut v, limits.mass_change_share).await?;
 
     // Row by row: within the submitter's competence, or refused with the reason.
     let scope = competence::schema_scope(&schema.id())?;
     let now = Utc::now();
-    let mut rows: Vec<submission_row::ActiveModel> = Vec::new();
+    let mut rows: Vec<PreparedRow> = Vec::new();
     let (mut proposed, mut refused) = (0i64, 0i64);
     // An error about the file as a whole (a required column missing…) holds every row back.
     let file_errors: Vec<String> = v
@@ -235,14 +213,12 @@ pub async fn submit(
             proposed += 1;
             "proposed"
         };
-        rows.push(submission_row::ActiveModel {
-            submission_id: Set(0),
-            line: Set(*line as i64),
-            uai: Set(uais.first().cloned()),
-            status: Set(status.into()),
-            reason: Set(reason),
-            proposed: Set(serde_json::to_string(&values).map_err(AppError::internal)?),
-            decision: Set(None),
+        rows.push(PreparedRow {
+            line: *line as i64,
+            uai: uais.first().cloned(),
+            status,
+            reason,
+            values,
         });
     }
     for line in &invalid {
@@ -251,16 +227,108 @@ pub async fn submit(
             .cloned()
             .chain(v.report.findings_of(*line).map(|f| f.note.clone()))
             .collect();
-        rows.push(submission_row::ActiveModel {
-            submission_id: Set(0),
-            line: Set(*line as i64),
-            uai: Set(None),
-            status: Set("invalid".into()),
-            reason: Set(Some(notes.join(" ; "))),
-            proposed: Set("{}".into()),
-            decision: Set(None),
+        rows.push(PreparedRow {
+            line: *line as i64,
+            uai: None,
+            status: "invalid",
+            reason: Some(notes.join(" ; ")),
+            values: BTreeMap::new(),
         });
     }
+    Ok(Prepared {
+        invalid: invalid.len() as i64,
+        validation: v,
+        rows,
+        facts,
+        touched,
+        proposals,
+        proposed,
+        refused,
+        bytes,
+    })
+}
+
+/// Receives a file: validated, checked against the register and, row by row, against the
+/// submitter's competence; stored whole in one transaction. The same file again (while the
+/// first is pending) or the same `Idempotency-Key` gives the first submission back.
+pub async fn submit(
+    db: &DatabaseConnection,
+    limits: &ValidationLimits,
+    base_url: &str,
+    ctx: &audit::Context,
+    actor: &Actor,
+    input: NewSubmission,
+) -> AppResult<(submission::Model, bool)> {
+    let schema = Registry::embedded()
+        .resolve(&input.schema)
+        .map_err(|e| AppError::bad_request("schema", e.to_string()))?;
+    if input.bytes.len() > limits.max_bytes {
+        return Err(AppError::TooLarge(format!(
+            "le fichier fait {} octets, plus que la limite de {} octets",
+            input.bytes.len(),
+            limits.max_bytes
+        )));
+    }
+    let sha256 = crate::services::auth::hash_bytes(&input.bytes);
+    if let Some(key) = &input.idempotency_key
+        && let Some(existing) = submission::Entity::find()
+            .filter(submission::Column::SubmitterId.eq(actor.user_id))
+            .filter(submission::Column::IdempotencyKey.eq(key))
+            .one(db)
+            .await?
+    {
+        return Ok((existing, false));
+    }
+    if let Some(existing) = submission::Entity::find()
+        .filter(submission::Column::SubmitterId.eq(actor.user_id))
+        .filter(submission::Column::Sha256.eq(&sha256))
+        .filter(submission::Column::SchemaName.eq(&schema.name))
+        .filter(submission::Column::Status.eq("pending"))
+        .one(db)
+        .await?
+    {
+        return Ok((existing, false));
+    }
+    if let Some(prev) = input.supersedes {
+        let p = get(db, prev).await?;
+        if p.submitter_id != actor.user_id
+            && p.organisation_id
+                .is_none_or(|o| actor.organisation.as_ref().is_none_or(|mine| mine.id != o))
+        {
+            return Err(AppError::NotFound(format!("envoi {prev} inconnu")));
+        }
+    }
+
+    let Prepared {
+        validation: v,
+        rows: prepared,
+        facts,
+        touched,
+        proposals,
+        proposed,
+        refused,
+        invalid,
+        bytes,
+    } = prepare(db, limits, actor, schema, input.bytes, &input.file_name).await?;
+    let rows: Vec<submission_row::ActiveModel> = prepared
+        .iter()
+        .map(|r| {
+            Ok(submission_row::ActiveModel {
+                submission_id: Set(0),
+                line: Set(r.line),
+                uai: Set(r.uai.clone()),
+                status: Set(r.status.into()),
+                reason: Set(r.reason.clone()),
+                proposed: Set(if r.status == "invalid" {
+                    "{}".to_owned()
+                } else {
+                    serde_json::to_string(&r.values).map_err(AppError::internal)?
+                }),
+                decision: Set(None),
+            })
+        })
+        .collect::<AppResult<_>>()?;
+    let now = Utc::now();
     let mut flags = Vec::new();
     if let Some(m) = &v.report.mass_change {
         flags.push(json!({"flag": "mass_change", "share": m.share, "threshold": m.threshold}));
@@ -299,7 +367,7 @@ pub async fn submit(
         report: Set(serde_json::to_string(&v.report).map_err(AppError::internal)?),
         rows_total: Set(v.report.stats.rows as i64),
         rows_proposed: Set(proposed),
-        rows_invalid: Set(invalid.len() as i64),
+        rows_invalid: Set(invalid),
         rows_refused: Set(refused),
         flags: Set(Value::Array(flags).to_string()),
         idempotency_key: Set(input.idempotency_key.clone()),
@@ -554,29 +622,27 @@ fn is_more_recent(published: Option<&provenance::ProvenanceView>, row_date: Opti
     p.source != "contribution" && as_of.as_str() > date
 }
 
-/// A submission with its rows, report, decisions and the diff against the published values.
-pub async fn view(db: &DatabaseConnection, actor: &Actor, id: i64) -> AppResult<SubmissionView> {
-    let s = get(db, id).await?;
-    let rows = rows_of(db, id).await?;
-    if !visible(db, actor, &s, &rows).await? {
-        return Err(AppError::NotFound(format!("envoi {id} inconnu")));
-    }
-    let uais: BTreeSet<String> = rows.iter().filter_map(|r| r.uai.clone()).collect();
+/// For each row (the school it is about, `None` to skip it, and the values it proposes): the
+/// fields whose proposal differs from the published value, with both values, the published
+/// one's provenance and the flags a moderator should see.
+pub async fn diff_rows(
+    db: &DatabaseConnection,
+    rows: &[(Option<&str>, &Value)],
+) -> AppResult<Vec<Vec<FieldDiff>>> {
+    let uais: BTreeSet<String> = rows
+        .iter()
+        .filter_map(|(u, _)| u.map(str::to_owned))
+        .collect();
     let current = datasets::current_records(db, uais).await?;
     let records: HashMap<String, Value> = current
         .into_iter()
         .filter_map(|(u, r)| serde_json::from_str(&r.data).ok().map(|d| (u, d)))
         .collect();
     let mut provenance_ids = BTreeSet::new();
-    let mut out_rows = Vec::new();
-    for r in &rows {
-        let proposed: Value = serde_json::from_str(&r.proposed).unwrap_or(Value::Null);
+    let mut raw = Vec::with_capacity(rows.len());
+    for (uai, proposed) in rows {
         let mut diff = Vec::new();
-        if r.status == "proposed"
-            && let (Some(obj), Some(record)) = (
-                proposed.as_object(),
-                r.uai.as_ref().and_then(|u| records.get(u)),
-            )
+        if let (Some(obj), Some(record)) = (proposed.as_object(), uai.and_then(|u| records.get(u)))
         {
             for (field, new) in obj {
                 let old = record
@@ -604,8 +670,54 @@ pub async fn view(db: &DatabaseConnection, actor: &Actor, id: i64) -> AppResult<
                 diff.push((field.clone(), old.cloned(), pid, new.clone(), flags));
             }
         }
-        out_rows.push((r, proposed, diff));
+        raw.push((row_date(proposed), diff));
     }
+    let provenances = provenance::describe(db, provenance_ids).await?;
+    Ok(raw
+        .into_iter()
+        .map(|(as_of, diff)| {
+            diff.into_iter()
+                .map(|(field, published, pid, proposed, mut flags)| {
+                    let provenance = pid.and_then(|p| provenances.get(&p).cloned());
+                    if is_more_recent(provenance.as_ref(), as_of.as_deref()) {
+                        flags.push("more_recent_published");
+                    }
+                    FieldDiff {
+                        field,
+                        published,
+                        published_provenance: provenance,
+                        proposed,
+                        flags,
+                    }
+                })
+                .collect()
+        })
+        .collect())
+}
+
+/// A submission with its rows, report, decisions and the diff against the published values.
+pub async fn view(db: &DatabaseConnection, actor: &Actor, id: i64) -> AppResult<SubmissionView> {
+    let s = get(db, id).await?;
+    let rows = rows_of(db, id).await?;
+    if !visible(db, actor, &s, &rows).await? {
+        return Err(AppError::NotFound(format!("envoi {id} inconnu")));
+    }
+    let proposed_values: Vec<Value> = rows
+        .iter()
+        .map(|r| serde_json::from_str(&r.proposed).unwrap_or(Value::Null))
+        .collect();
+    let to_diff: Vec<(Option<&str>, &Value)> = rows
+        .iter()
+        .zip(&proposed_values)
+        .map(|(r, p)| (r.uai.as_deref().filter(|_| r.status == "proposed"), p))
+        .collect();
+    let diffs = diff_rows(db, &to_diff).await?;
+    let mut out_rows: Vec<(&submission_row::Model, Value, Vec<FieldDiff>)> = rows
+        .iter()
+        .zip(proposed_values.iter().cloned())
+        .zip(diffs)
+        .map(|((r, p), d)| (r, p, d))
+        .collect();
     let proposed_rows: Vec<&submission_row::Model> =
         rows.iter().filter(|r| r.status == "proposed").collect();
     let conflicts = if s.status == "pending" {
@@ -615,23 +727,22 @@ pub async fn view(db: &DatabaseConnection, actor: &Actor, id: i64) -> AppResult<
     };
     let summary_flags: Vec<Value> = serde_json::from_str(&s.flags).unwrap_or_default();
     for (r, _, diff) in out_rows.iter_mut() {
-        for (field, _, _, _, flags) in diff.iter_mut() {
+        for d in diff.iter_mut() {
             if conflicts
                 .iter()
-                .any(|c| c.line == r.line && &c.field == field)
+                .any(|c| c.line == r.line && c.field == d.field)
             {
-                flags.push("conflict");
+                d.flags.push("conflict");
             }
             if summary_flags.iter().any(|f| {
                 f["flag"] == "dismissed_before"
                     && f["line"] == r.line
-                    && f["field"] == field.as_str()
+                    && f["field"] == d.field.as_str()
             }) {
-                flags.push("dismissed_before");
+                d.flags.push("dismissed_before");
             }
         }
     }
-    let provenances = provenance::describe(db, provenance_ids).await?;
     let decisions = submission_decision::Entity::find()
         .filter(submission_decision::Column::SubmissionId.eq(id))
         .order_by_asc(submission_decision::Column::Id)
@@ -649,32 +760,14 @@ pub async fn view(db: &DatabaseConnection, actor: &Actor, id: i64) -> AppResult<
         report: serde_json::from_str(&s.report).unwrap_or(Value::Null),
         rows: out_rows
             .into_iter()
-            .map(|(r, proposed, diff)| {
-                let as_of = row_date(&proposed);
-                RowView {
-                    line: r.line,
-                    uai: r.uai.clone(),
-                    status: r.status.clone(),
-                    reason: r.reason.clone(),
-                    decision: r.decision.clone(),
-                    diff: diff
-                        .into_iter()
-                        .map(|(field, published, pid, proposed, mut flags)| {
-                            let provenance = pid.and_then(|p| provenances.get(&p).cloned());
-                            if is_more_recent(provenance.as_ref(), as_of.as_deref()) {
-                                flags.push("more_recent_published");
-                            }
-                            FieldDiff {
-                                field,
-                                published,
-                                published_provenance: provenance,
-                                proposed,
-                                flags,
-                            }
-                        })
-                        .collect(),
-                    proposed,
-                }
+            .map(|(r, proposed, diff)| RowView {
+                line: r.line,
+                uai: r.uai.clone(),
+                status: r.status.clone(),
+                reason: r.reason.clone(),
+                decision: r.decision.clone(),
+                diff,
+                proposed,
             })
             .collect(),
         decisions,
@@ -917,6 +1010,96 @@ pub struct DecisionInput {
     /// When published values changed since the submission's base version: `take_proposed`
     /// or `keep_published`. Required then; the decision is refused (409) without it.
     pub conflicts: Option<String>,
+}
+
+/// What kind of change a proposed field makes, for deciding alike changes together.
+pub fn change_kind(d: &FieldDiff) -> &'static str {
+    if d.flags.contains(&"blanks") {
+        "blanks"
+    } else if d.flags.contains(&"large_change") {
+        "large_change"
+    } else if d.published.is_none() {
+        "adds"
+    } else {
+        "changes"
+    }
+}
+
+/// Proposed changes of the same field and the same kind, across the rows of a submission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangeGroup {
+    pub field: String,
+    pub kind: &'static str,
+    pub lines: Vec<i64>,
+}
+
+impl ChangeGroup {
+    /// How a form names it.
+    pub fn key(&self) -> String {
+        format!("{}|{}", self.field, self.kind)
+    }
+}
+
+/// The groups of alike changes among the proposed rows (two rows or more each).
+pub fn change_groups(rows: &[RowView]) -> Vec<ChangeGroup> {
+    let mut groups: BTreeMap<(String, &'static str), Vec<i64>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.status == "proposed") {
+        for d in &r.diff {
+            groups
+                .entry((d.field.clone(), change_kind(d)))
+                .or_default()
+                .push(r.line);
+        }
+    }
+    groups
+        .into_iter()
+        .filter(|(_, lines)| lines.len() >= 2)
+        .map(|((field, kind), lines)| ChangeGroup { field, kind, lines })
+        .collect()
+}
+
+/// The rows to accept, and for some of them (by line) only these fields: a
+/// [`DecisionInput`]'s `rows` and `fields`.
+pub type Acceptance = (Vec<i64>, BTreeMap<String, Vec<String>>);
+
+/// A decision taken group by group: each group accepted or not, with exceptions (lines
+/// where the other answer holds); changes in no group are accepted. Gives the rows and
+/// fields to accept, or `None` when nothing is left to accept.
+pub fn accept_by_groups(
+    rows: &[RowView],
+    accepted: &BTreeMap<String, bool>,
+    exceptions: &BTreeSet<(String, i64)>,
+) -> Option<Acceptance> {
+    let groups = change_groups(rows);
+    let mut lines = Vec::new();
+    let mut fields = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.status == "proposed") {
+        let kept: Vec<String> = r
+            .diff
+            .iter()
+            .filter(|d| {
+                let group = groups.iter().find(|g| {
+                    g.field == d.field && g.kind == change_kind(d) && g.lines.contains(&r.line)
+                });
+                match group {
+                    None => true,
+                    Some(g) => {
+                        let yes = accepted.get(&g.key()).copied().unwrap_or(true);
+                        yes != exceptions.contains(&(g.key(), r.line))
+                    }
+                }
+            })
+            .map(|d| d.field.clone())
+            .collect();
+        if kept.is_empty() && !r.diff.is_empty() {
+            continue;
+        }
+        if kept.len() < r.diff.len() {
+            fields.insert(r.line.to_string(), kept);
+        }
+        lines.push(r.line);
+    }
+    (!lines.is_empty()).then_some((lines, fields))
 }
 
 #[derive(Debug, Serialize)]
@@ -1666,4 +1849,107 @@ pub async fn daily_digest(db: &DatabaseConnection, base_url: &str) -> AppResult<
         sent += 1;
     }
     Ok(sent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(line: i64, diffs: &[(&str, Option<i64>, i64)]) -> RowView {
+        RowView {
+            line,
+            uai: Some(format!("035000{line}X")),
+            status: "proposed".into(),
+            reason: None,
+            proposed: Value::Null,
+            decision: None,
+            diff: diffs
+                .iter()
+                .map(|(field, old, new)| FieldDiff {
+                    field: (*field).into(),
+                    published: old.map(Value::from),
+                    published_provenance: None,
+                    proposed: Value::from(*new),
+                    flags: match old {
+                        Some(o) if *o > 0 && (*new / *o >= 10) => vec!["large_change"],
+                        _ => vec![],
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn alike_changes_are_decided_together_with_exceptions() {
+        let rows = vec![
+            row(2, &[("nb_terminaux", None, 40), ("nb_tni", Some(2), 3)]),
+            row(3, &[("nb_terminaux", None, 50), ("nb_tni", Some(1), 30)]),
+            row(4, &[("nb_terminaux", None, 60), ("nb_tni", Some(4), 5)]),
+        ];
+        let groups = change_groups(&rows);
+        assert_eq!(
+            groups,
+            vec![
+                ChangeGroup {
+                    field: "nb_terminaux".into(),
+                    kind: "adds",
+                    lines: vec![2, 3, 4]
+                },
+                ChangeGroup {
+                    field: "nb_tni".into(),
+                    kind: "changes",
+                    lines: vec![2, 4]
+                },
+            ]
+        );
+        // The additions accepted but for line 3; the changes of nb_tni refused but for line 4;
+        // line 3's tenfold nb_tni is in no group: accepted.
+        let accepted: BTreeMap<String, bool> = [
+            ("nb_terminaux|adds".to_owned(), true),
+            ("nb_tni|changes".to_owned(), false),
+        ]
+        .into();
+        let exceptions: BTreeSet<(String, i64)> = [
+            ("nb_terminaux|adds".to_owned(), 3),
+            ("nb_tni|changes".to_owned(), 4),
+        ]
+        .into();
+        let (lines, fields) = accept_by_groups(&rows, &accepted, &exceptions).unwrap();
+        assert_eq!(lines, vec![2, 3, 4]);
+        assert_eq!(fields["2"], vec!["nb_terminaux".to_owned()]);
+        assert_eq!(fields["3"], vec!["nb_tni".to_owned()]);
+        assert!(!fields.contains_key("4"), "{fields:?}");
+        // Everything refused: nothing to accept.
+        let none: BTreeMap<String, bool> = [
+            ("nb_terminaux|adds".to_owned(), false),
+            ("nb_tni|changes".to_owned(), false),
+        ]
+        .into();
+        let only_big = vec![rows[0].clone_for_test(), rows[2].clone_for_test()];
+        assert!(accept_by_groups(&only_big, &none, &BTreeSet::new()).is_none());
+    }
+
+    impl RowView {
+        fn clone_for_test(&self) -> RowView {
+            RowView {
+                line: self.line,
+                uai: self.uai.clone(),
+                status: self.status.clone(),
+                reason: None,
+                proposed: self.proposed.clone(),
+                decision: None,
+                diff: self
+                    .diff
+                    .iter()
+                    .map(|d| FieldDiff {
+                        field: d.field.clone(),
+                        published: d.published.clone(),
+                        published_provenance: None,
+                        proposed: d.proposed.clone(),
+                        flags: d.flags.clone(),
+                    })
+                    .collect(),
+            }
+        }
+    }
 }

@@ -9,6 +9,7 @@
 //! is read; memory grows with the report, not with the file.
 
 pub mod coerce;
+pub mod edit;
 pub mod render;
 pub mod report;
 pub mod table;

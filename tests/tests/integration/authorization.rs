@@ -59,6 +59,8 @@ struct Fixtures {
     moderator_id: i64,
     /// A harvested source of the contributor's organisation.
     harvest_source: i64,
+    /// A file the contributor is fixing in the browser (theirs alone).
+    draft: i64,
 }
 
 fn admin_only(ok: StatusCode) -> fn(Who) -> StatusCode {
@@ -347,6 +349,65 @@ fn matrix() -> Vec<Endpoint> {
                 Who::BetaTester => StatusCode::NOT_FOUND,
                 Who::Contributor => StatusCode::FORBIDDEN,
                 Who::Moderator | Who::Admin => StatusCode::CONFLICT,
+            },
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/moderation/{id}/groupes",
+            path: |f| format!("/moderation/{}/groupes", f.reviewable),
+            body: |_, _| Body::Form("groupe:nb_terminaux%7Cchanges=refuser&raison=matrice".into()),
+            expect: |w| match w {
+                Who::Anonymous => StatusCode::UNAUTHORIZED,
+                Who::BetaTester => StatusCode::NOT_FOUND,
+                Who::Contributor => StatusCode::FORBIDDEN,
+                Who::Moderator | Who::Admin => StatusCode::CONFLICT,
+            },
+        },
+        // A collectivité's pages: uploading makes a draft of one's own; a draft is its
+        // author's alone (to anyone else it does not exist), and once sent it is not changed.
+        Endpoint {
+            method: Method::POST,
+            route: "/contribuer/{schema}",
+            path: |_| "/contribuer/inventaire-equipement".into(),
+            body: |f, _| {
+                Body::Csv(format!(
+                    "uai;date_inventaire;nb_terminaux\n{};2026-09-15;78\n",
+                    f.school
+                ))
+            },
+            expect: |w| signed_in(w, StatusCode::SEE_OTHER),
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/contribuer/brouillons/{id}/corriger",
+            path: |f| format!("/contribuer/brouillons/{}/corriger", f.draft),
+            body: |_, _| Body::Form("c%3A2%3A2=79".into()),
+            expect: |w| match w {
+                Who::Anonymous => StatusCode::UNAUTHORIZED,
+                Who::Contributor => StatusCode::SEE_OTHER,
+                _ => StatusCode::NOT_FOUND,
+            },
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/contribuer/brouillons/{id}/remplacer",
+            path: |f| format!("/contribuer/brouillons/{}/remplacer", f.draft),
+            body: |_, _| Body::Form("colonne=2&valeur=79&remplacement=80".into()),
+            expect: |w| match w {
+                Who::Anonymous => StatusCode::UNAUTHORIZED,
+                Who::Contributor => StatusCode::SEE_OTHER,
+                _ => StatusCode::NOT_FOUND,
+            },
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/contribuer/brouillons/{id}/envoyer",
+            path: |f| format!("/contribuer/brouillons/{}/envoyer", f.draft),
+            body: |_, _| Body::Form(String::new()),
+            expect: |w| match w {
+                Who::Anonymous => StatusCode::UNAUTHORIZED,
+                Who::Contributor => StatusCode::SEE_OTHER,
+                _ => StatusCode::NOT_FOUND,
             },
         },
         // Reporting an error is anyone's once signed in; the anonymous are sent to sign in.
@@ -670,7 +731,20 @@ async fn every_state_changing_endpoint_answers_each_role_as_the_table_says() {
     .await
     .unwrap()
     .id;
+    let draft = ecarto::services::drafts::create(
+        &app.state.db,
+        &app.state.config.validation,
+        &ecarto::services::audit::Context::cli(),
+        &rhone,
+        "inventaire-equipement",
+        "inventaire.csv",
+        format!("uai;date_inventaire;nb_terminaux\n{school};2026-09-15;33\n").as_bytes(),
+    )
+    .await
+    .unwrap()
+    .id;
     let fixtures = Fixtures {
+        draft,
         harvest_source,
         school,
         withdrawable: pending[0],

@@ -3,6 +3,7 @@
 //! depending on `DATABASE_URL`.
 
 mod authorization;
+mod contribution_pages;
 mod exports;
 mod first_start;
 mod harvest;
@@ -10,6 +11,7 @@ mod health;
 mod identity;
 mod imports;
 mod jobs;
+mod moderation_pages;
 mod official_list;
 mod oidc;
 mod pages;

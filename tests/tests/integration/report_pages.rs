@@ -12,7 +12,7 @@ use ecarto_tests::{
 
 /// Signs in through the sign-in page with an e-mail link taken from the outbox; the browser
 /// ends on the page it was going to.
-async fn sign_in_by_email(app: &TestApp, browser: &Browser, base: &str, email: &str) {
+pub(crate) async fn sign_in_by_email(app: &TestApp, browser: &Browser, base: &str, email: &str) {
     browser.wait_for_text("Recevoir un lien de connexion").await;
     let input = browser.find("input[name=email]").await;
     browser.send_keys(&input, email).await;
@@ -33,7 +33,7 @@ async fn sign_in_by_email(app: &TestApp, browser: &Browser, base: &str, email: &
     browser.click(&confirm).await;
 }
 
-async fn sign_out(browser: &Browser, base: &str) {
+pub(crate) async fn sign_out(browser: &Browser, base: &str) {
     browser.goto(&format!("{base}/connexion")).await;
     browser.wait_for_text("Vous êtes connecté(e)").await;
     let logout = browser.find("form[action='/auth/logout'] button").await;

@@ -1,0 +1,313 @@
+//! Benchmark: the server time of every page (p50 and p95, and its size) on the 65,000-school
+//! national synthetic dataset (annuaire + an ETIC survey with its gaps, scores computed), on
+//! SQLite and on PostgreSQL (when reachable). Requests go through the whole router (session,
+//! CSRF layer, templates) in process, one after another, as signed-in users where the page
+//! needs one: a beta-tester, a département's agent with a draft of 50 rows (10 with errors) and
+//! a sent inventory of 50 collèges, that territory's moderator.
+//!
+//! `cargo bench -p ecarto-backend --bench pages [-- --schools N]`
+//! Target on a 2-core machine: every page under 200 ms; the map page under 500 KB.
+
+use std::time::Instant;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use axum::{body::Body, http::Request};
+use ecarto::{
+    app::AppState,
+    bench_support::{self, BenchBackends, SyntheticAnnuaire, synthetic_annuaire},
+    config::{Config, ScoresConfig},
+    domain::competence::Role,
+    entities::school,
+    importers::ImportKind,
+    services::{audit, auth, drafts, imports, scores, submissions, territories, users},
+    synthetic,
+};
+use http_body_util::BodyExt;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use tower::ServiceExt;
+
+const SEED: u64 = 2018;
+const WARM_UP: usize = 5;
+const TIMED: usize = 40;
+
+fn main() {
+    bench_support::main(parent, |_| async {});
+}
+
+async fn parent(schools: usize) {
+    let SyntheticAnnuaire { dir, file, .. } = synthetic_annuaire("pages", schools, SEED);
+    println!(
+        "synthetic dataset: {schools} schools; {TIMED} timed requests per page after {WARM_UP}"
+    );
+    let backends = BenchBackends::new(&dir, "ecarto_bench_pages").await;
+    for (name, url) in &backends.urls {
+        let mut config = Config::embedded(dir.join(name), "http://127.0.0.1:8080".into());
+        config.database_url = url.clone();
+        let state = AppState::start(config).await.expect("app starts");
+        load(&state, &file).await;
+        let pages = fixtures(&state).await;
+        let router = state.router();
+        println!("\n{name}\n\n| page | p50 | p95 | size |\n| --- | ---: | ---: | ---: |");
+        for (label, path, cookie) in &pages {
+            let mut times = Vec::with_capacity(TIMED);
+            let mut size = 0;
+            for i in 0..WARM_UP + TIMED {
+                let mut req = Request::get(path.as_str());
+                if let Some(c) = cookie {
+                    req = req.header("cookie", format!("{}={c}", auth::SESSION_COOKIE));
+                }
+                let started = Instant::now();
+                let res = router
+                    .clone()
+                    .oneshot(req.body(Body::empty()).expect("request"))
+                    .await
+                    .expect("infallible");
+                let status = res.status();
+                let body = res.into_body().collect().await.expect("body").to_bytes();
+                let elapsed = started.elapsed();
+                assert!(
+                    status.is_success(),
+                    "{path}: {status} {}",
+                    String::from_utf8_lossy(&body[..body.len().min(500)])
+                );
+                size = body.len();
+                if i >= WARM_UP {
+                    times.push(elapsed.as_secs_f64() * 1000.0);
+                }
+            }
+            times.sort_by(f64::total_cmp);
+            let at = |q: f64| times[((times.len() as f64 * q).ceil() as usize).saturating_sub(1)];
+            println!(
+                "| {label} (`{path}`) | {:.1} ms | {:.1} ms | {:.0} kB |",
+                at(0.5),
+                at(0.95),
+                size as f64 / 1000.0
+            );
+        }
+    }
+    backends.drop_postgres().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The national dataset: the annuaire, an ETIC survey of the public schools, the scores.
+async fn load(state: &AppState, file: &std::path::Path) {
+    let conn = &state.db;
+    territories::ensure_loaded(conn).await.expect("territories");
+    let bytes = std::fs::read(file).expect("read file");
+    imports::import_file(conn, ImportKind::Annuaire, "annuaire.csv", &bytes)
+        .await
+        .expect("import annuaire");
+    let public: Vec<String> = school::Entity::find()
+        .select_only()
+        .column(school::Column::Uai)
+        .filter(school::Column::Secteur.eq("public"))
+        .order_by_asc(school::Column::Uai)
+        .into_tuple()
+        .all(conn)
+        .await
+        .expect("public schools");
+    let mut etic = Vec::new();
+    synthetic::write_etic(&mut etic, &public, SEED).expect("generate ETIC");
+    imports::import_file(conn, ImportKind::Etic, "etic.csv", &etic)
+        .await
+        .expect("import ETIC");
+    scores::recompute_full(conn, &ScoresConfig::default())
+        .await
+        .expect("scores");
+}
+
+async fn session(
+    state: &AppState,
+    email: &str,
+    org: Option<&str>,
+    roles: &[Role],
+    territories: &[&str],
+) -> (String, ecarto::domain::competence::Actor) {
+    let ctx = audit::Context::cli();
+    let u = users::grant(
+        &state.db,
+        &ctx,
+        users::Grant {
+            email: email.into(),
+            display_name: None,
+            organisation: org.map(str::to_owned),
+            roles: roles.to_vec(),
+            territories: territories
+                .iter()
+                .map(|t| t.parse().expect("territory"))
+                .collect(),
+        },
+    )
+    .await
+    .expect("grant");
+    let cookie = auth::open_session(&state.db, &ctx, &state.config.auth, &u, "bench", None)
+        .await
+        .expect("session");
+    let actor = users::actor(&state.db, &u).await.expect("actor");
+    (cookie, actor)
+}
+
+/// The people, the files and the pages: `(label, path, session cookie)`.
+async fn fixtures(state: &AppState) -> Vec<(&'static str, String, Option<String>)> {
+    let db = &state.db;
+    let colleges: Vec<(String, String)> = school::Entity::find()
+        .select_only()
+        .column(school::Column::Uai)
+        .column(school::Column::Name)
+        .filter(school::Column::CodeDepartement.eq("35"))
+        .filter(school::Column::TypeEtablissement.eq("college"))
+        .filter(school::Column::Secteur.eq("public"))
+        .order_by_asc(school::Column::Uai)
+        .limit(50)
+        .into_tuple()
+        .all(db)
+        .await
+        .expect("collèges");
+    assert!(
+        colleges.len() >= 20,
+        "collèges of the 35: {}",
+        colleges.len()
+    );
+    let (beta, _) = session(state, "parent@exemple.fr", None, &[], &[]).await;
+    let (agent, agent_actor) = session(
+        state,
+        "numerique@ille-et-vilaine.fr",
+        Some("departement:35"),
+        &[Role::Contributor],
+        &[],
+    )
+    .await;
+    let (moderator, _) = session(
+        state,
+        "moderation@ac-rennes.fr",
+        None,
+        &[Role::Moderator],
+        &["departement:35"],
+    )
+    .await;
+    let csv = |broken: bool| {
+        let mut out = "uai;date_inventaire;nb_terminaux;nb_tni;maintenance\n".to_owned();
+        for (i, (uai, _)) in colleges.iter().enumerate() {
+            let total = if broken && i % 5 == 0 {
+                "beaucoup".to_owned()
+            } else {
+                (40 + i).to_string()
+            };
+            out.push_str(&format!(
+                "{uai};2026-09-15;{total};{};collectivite\n",
+                i % 7
+            ));
+        }
+        out
+    };
+    let (sent, _) = submissions::submit(
+        db,
+        &state.config.validation,
+        &state.config.public_base_url,
+        &audit::Context::cli(),
+        &agent_actor,
+        submissions::NewSubmission {
+            schema: "inventaire-equipement".into(),
+            file_name: "inventaire.csv".into(),
+            bytes: csv(false).into_bytes(),
+            idempotency_key: None,
+            supersedes: None,
+        },
+    )
+    .await
+    .expect("submission");
+    let draft = drafts::create(
+        db,
+        &state.config.validation,
+        &audit::Context::cli(),
+        &agent_actor,
+        "inventaire-equipement",
+        "inventaire-a-corriger.csv",
+        csv(true).as_bytes(),
+    )
+    .await
+    .expect("draft");
+    let school = &colleges[0].0;
+    // A word of a school's name, as a visitor would type it.
+    let q = colleges[0]
+        .1
+        .split_whitespace()
+        .last()
+        .unwrap_or("college")
+        .to_owned();
+    let none = None;
+    vec![
+        ("accueil", "/".into(), none.clone()),
+        (
+            "recherche",
+            format!("/recherche?q={}", urlencode(&q)),
+            none.clone(),
+        ),
+        ("carte", "/carte".into(), none.clone()),
+        ("territoires", "/territoires".into(), none.clone()),
+        (
+            "département",
+            "/territoires/departement/35".into(),
+            none.clone(),
+        ),
+        (
+            "établissements d'un département",
+            "/etablissements?departement=35".into(),
+            none.clone(),
+        ),
+        (
+            "établissement",
+            format!("/etablissements/{school}"),
+            none.clone(),
+        ),
+        ("téléchargements", "/telechargements".into(), none.clone()),
+        ("schémas", "/schemas".into(), none.clone()),
+        ("connexion", "/connexion".into(), none.clone()),
+        (
+            "signaler une erreur",
+            format!("/etablissements/{school}/signaler?champ=wifi"),
+            Some(beta.clone()),
+        ),
+        ("mes signalements", "/mes-signalements".into(), Some(beta)),
+        ("contribuer", "/contribuer".into(), Some(agent.clone())),
+        (
+            "rapport de validation (50 lignes, 10 en erreur)",
+            format!("/contribuer/brouillons/{}", draft.id),
+            Some(agent.clone()),
+        ),
+        (
+            "mes contributions",
+            "/mes-contributions".into(),
+            Some(agent.clone()),
+        ),
+        (
+            "une contribution",
+            format!("/mes-contributions/{}", sent.id),
+            Some(agent),
+        ),
+        (
+            "file de relecture",
+            "/moderation".into(),
+            Some(moderator.clone()),
+        ),
+        (
+            "envoi à relire (50 lignes)",
+            format!("/moderation/{}", sent.id),
+            Some(moderator),
+        ),
+    ]
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,721 @@
+//! A collectivité's pages: « Contribuer » (choose a schema, its template or the template
+//! pre-filled with what is missing for the schools of one's competence, upload), the draft's
+//! validation report (the row beside each error, counts per column, cells fixed in place, one
+//! value replaced on many rows, the annotated file), « ce qui changera », sending the valid
+//! rows while the invalid ones stay a draft, and « Mes contributions ». The rules are
+//! `services::drafts` and `services::submissions`'s; nothing is decided here.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, Path, Query, Request, State},
+    http::{HeaderValue, header},
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use ecarto_contrib_schemas::{Registry, Schema};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{
+    auth::{Caller, OptionalCaller},
+    report_pages::status_label,
+    ui::{PageError, page},
+    validate::read_upload,
+};
+use crate::{
+    app::AppState,
+    domain::{catalog::Catalog, display},
+    entities::school,
+    error::AppError,
+    services::{drafts, submissions},
+    validation::{edit::Replace, render, report::Severity},
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/contribuer", get(index))
+        .route(
+            "/contribuer/{schema}",
+            post(upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/contribuer/{schema}/modele-pre-rempli.csv", get(prefilled))
+        .route("/contribuer/brouillons/{id}", get(draft))
+        .route("/contribuer/brouillons/{id}/corriger", post(fix_cells))
+        .route("/contribuer/brouillons/{id}/remplacer", post(replace))
+        .route("/contribuer/brouillons/{id}/envoyer", post(send))
+        .route("/contribuer/brouillons/{id}/fichier/{which}", get(download))
+        .route("/mes-contributions", get(mine))
+        .route("/mes-contributions/{id}", get(contribution))
+}
+
+/// The schemas a collectivité or an académie sends files for (reports have their own form).
+fn contribution_schemas() -> impl Iterator<Item = &'static Schema> {
+    Registry::embedded()
+        .latest()
+        .filter(|s| s.name != "signalement")
+}
+
+fn sign_in(here: &str) -> Response {
+    Redirect::to(&format!("/connexion?return_to={here}")).into_response()
+}
+
+fn draft_title(d: &crate::entities::contribution_draft::Model) -> String {
+    drafts::schema_of(d).map_or_else(|_| d.schema_name.clone(), |s| s.title.clone())
+}
+
+#[derive(Deserialize, Default)]
+struct Notice {
+    fait: Option<String>,
+}
+
+async fn index(
+    State(state): State<AppState>,
+    caller: OptionalCaller,
+) -> Result<Response, PageError> {
+    let Some(caller) = caller.0 else {
+        return Ok(sign_in("/contribuer"));
+    };
+    let schemas: Vec<Value> = contribution_schemas()
+        .map(|s| {
+            json!({
+                "name": s.name,
+                "version": s.version,
+                "title": s.title,
+                "description": s.description,
+            })
+        })
+        .collect();
+    let open: Vec<Value> = drafts::list_open(&state.db, &caller.actor)
+        .await?
+        .iter()
+        .map(|d| {
+            json!({
+                "id": d.id,
+                "title": draft_title(d),
+                "file": d.file_name,
+                "date": d.updated_at.format("%d/%m/%Y %H:%M").to_string(),
+            })
+        })
+        .collect();
+    Ok(page(
+        "contribute.html",
+        "/contribuer",
+        json!({
+            "schemas": schemas,
+            "drafts": open,
+            "organisation": caller.actor.organisation.as_ref().map(|o| &o.name),
+            "csrf_token": caller.csrf_token(),
+        }),
+    )?
+    .into_response())
+}
+
+async fn prefilled(
+    State(state): State<AppState>,
+    caller: OptionalCaller,
+    Path(schema): Path<String>,
+) -> Result<Response, PageError> {
+    let Some(caller) = caller.0 else {
+        return Ok(sign_in("/contribuer"));
+    };
+    let (csv, _) = drafts::prefilled_template(&state.db, &caller.actor, &schema).await?;
+    let name = Registry::embedded()
+        .resolve(&schema)
+        .map_or(schema.clone(), |s| s.name.clone());
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_str(&format!("attachment; filename=\"{name}-a-completer.csv\""))
+                    .map_err(AppError::internal)?,
+            ),
+        ],
+        csv,
+    )
+        .into_response())
+}
+
+/// The file input of the « Contribuer » page (multipart; the CSRF token comes in the query,
+/// as the guard reads it there for uploads).
+async fn upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(schema): Path<String>,
+    req: Request,
+) -> Result<Response, PageError> {
+    let upload = read_upload(req, state.config.validation.max_bytes).await?;
+    let name = upload
+        .file_name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| "fichier.csv".into());
+    let d = drafts::create(
+        &state.db,
+        &state.config.validation,
+        &caller.audit(),
+        &caller.actor,
+        &schema,
+        &name,
+        &upload.bytes,
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/contribuer/brouillons/{}", d.id)).into_response())
+}
+
+#[derive(Serialize)]
+struct CellShown {
+    header: String,
+    value: String,
+    /// The input's name when the cell has an error.
+    input: Option<String>,
+    id: String,
+    errors: Vec<String>,
+    choices: Vec<(String, String)>,
+}
+
+#[derive(Serialize)]
+struct ErrorRow {
+    line: u64,
+    cells: Vec<CellShown>,
+    /// Errors about the row, not one cell.
+    notes: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Bulk {
+    column: usize,
+    header: String,
+    value: String,
+    rows: usize,
+    note: String,
+    choices: Vec<(String, String)>,
+    id: String,
+}
+
+/// How many rows with errors the page shows to fix by hand; the rest are fixed in the file
+/// or by a replacement on many rows.
+const ROWS_SHOWN: usize = 50;
+
+async fn draft(
+    State(state): State<AppState>,
+    caller: OptionalCaller,
+    Path(id): Path<i64>,
+    Query(n): Query<Notice>,
+) -> Result<Response, PageError> {
+    let Some(caller) = caller.0 else {
+        return Ok(sign_in(&format!("/contribuer/brouillons/{id}")));
+    };
+    let checked = drafts::check(&state.db, &state.config.validation, &caller.actor, id).await?;
+    let report = &checked.prepared.validation.report;
+    let schema = checked.schema;
+    let catalog = Catalog::get();
+    let headers: Vec<String> = report.columns.iter().map(|c| c.header.clone()).collect();
+    let column_of = |number: usize| {
+        report
+            .columns
+            .get(number.saturating_sub(1))
+            .and_then(|c| c.column.as_deref())
+            .and_then(|name| schema.columns.iter().find(|c| c.name == name))
+    };
+    let choices_of = |number: usize| -> Vec<(String, String)> {
+        column_of(number)
+            .map(|c| {
+                c.allowed
+                    .iter()
+                    .map(|a| {
+                        (
+                            a.clone(),
+                            c.labels.get(a).cloned().unwrap_or_else(|| a.clone()),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+
+    // The rows with errors, each cell beside its error, the faulty ones editable.
+    let mut by_row: BTreeMap<u64, Vec<&crate::validation::report::Finding>> = BTreeMap::new();
+    for f in &report.errors {
+        if let Some(r) = f.row {
+            by_row.entry(r).or_default().push(f);
+        }
+    }
+    let error_rows: Vec<ErrorRow> = by_row
+        .iter()
+        .take(ROWS_SHOWN)
+        .map(|(line, findings)| {
+            let cells = report.rows.get(line).cloned().unwrap_or_default();
+            ErrorRow {
+                line: *line,
+                cells: headers
+                    .iter()
+                    .enumerate()
+                    .map(|(i, h)| {
+                        let errors: Vec<String> = findings
+                            .iter()
+                            .filter(|f| f.field_number == Some(i + 1))
+                            .map(|f| f.note.clone())
+                            .collect();
+                        CellShown {
+                            header: h.clone(),
+                            value: cells.get(i).cloned().unwrap_or_default(),
+                            input: (!errors.is_empty()).then(|| format!("c:{line}:{i}")),
+                            id: format!("c-{line}-{i}"),
+                            choices: if errors.is_empty() {
+                                Vec::new()
+                            } else {
+                                choices_of(i + 1)
+                            },
+                            errors,
+                        }
+                    })
+                    .collect(),
+                notes: findings
+                    .iter()
+                    .filter(|f| f.field_number.is_none())
+                    .map(|f| f.note.clone())
+                    .collect(),
+            }
+        })
+        .collect();
+
+    // The same wrong value in the same column on several rows: one replacement fixes all.
+    let mut groups: BTreeMap<(usize, String), (usize, String)> = BTreeMap::new();
+    for f in &report.errors {
+        if let (Some(_), Some(n), Some(cell)) = (f.row, f.field_number, f.cell.as_ref())
+            && !cell.trim().is_empty()
+        {
+            let e = groups
+                .entry((n, cell.clone()))
+                .or_insert((0, f.note.clone()));
+            e.0 += 1;
+        }
+    }
+    let bulk: Vec<Bulk> = groups
+        .into_iter()
+        .filter(|(_, (count, _))| *count >= 2)
+        .enumerate()
+        .map(|(k, ((n, value), (rows, note)))| Bulk {
+            column: n - 1,
+            header: headers.get(n - 1).cloned().unwrap_or_default(),
+            value,
+            rows,
+            note,
+            choices: choices_of(n),
+            id: format!("bulk-{k}"),
+        })
+        .collect();
+
+    let per_column: Vec<Value> = report
+        .by_column
+        .iter()
+        .filter(|(_, c)| c.errors + c.warnings > 0)
+        .map(|(col, c)| json!({"column": col, "errors": c.errors, "warnings": c.warnings}))
+        .collect();
+    let file_errors: Vec<String> = report
+        .file_findings()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| f.message.clone())
+        .collect();
+    let warnings: Vec<String> = report
+        .warnings
+        .iter()
+        .take(ROWS_SHOWN)
+        .map(|f| f.message.clone())
+        .collect();
+
+    // « Ce qui changera »: the proposed rows' fields against the published values.
+    let p = &checked.prepared;
+    let names: HashMap<String, String> = school::Entity::find()
+        .filter(school::Column::Uai.is_in(p.rows.iter().filter_map(|r| r.uai.clone())))
+        .all(&state.db)
+        .await
+        .map_err(AppError::from)?
+        .into_iter()
+        .map(|s| (s.uai, s.name))
+        .collect();
+    let mut changes = Vec::new();
+    let mut unchanged = 0usize;
+    let mut refused = Vec::new();
+    for (r, diff) in p.rows.iter().zip(&checked.diffs) {
+        let uai = r.uai.clone().unwrap_or_default();
+        match r.status {
+            "proposed" if diff.is_empty() => unchanged += 1,
+            "proposed" => changes.push(json!({
+                "line": r.line,
+                "uai": uai,
+                "school": names.get(&uai),
+                "fields": diff.iter().map(|d| json!({
+                    "label": catalog.field(&d.field).map_or(d.field.clone(), |f| f.label_fr.to_owned()),
+                    "published": d.published.as_ref().map_or("non communiqué".to_owned(), |v| display::value(&d.field, v)),
+                    "provenance": d.published_provenance.as_ref().map(|p| format!("{}, {}", display::source(&p.source), p.millesime.as_deref().map_or("non datée".into(), display::date))),
+                    "proposed": display::value(&d.field, &d.proposed),
+                })).collect::<Vec<_>>(),
+            })),
+            "refused" => refused.push(json!({"line": r.line, "uai": uai, "reason": r.reason})),
+            _ => {}
+        }
+    }
+    let d = &checked.draft;
+    Ok(page(
+        "draft.html",
+        "/contribuer",
+        json!({
+            "id": d.id,
+            "title": schema.title,
+            "schema": schema.id(),
+            "file": d.file_name,
+            "fixes": d.fixes,
+            "fixed": d.current_sha256 != d.original_sha256,
+            "sent": d.submission_id,
+            "stats": {
+                "rows": report.stats.rows,
+                "valid": report.stats.valid_rows,
+                "invalid": report.stats.invalid_rows,
+                "errors": report.stats.errors,
+                "warnings": report.stats.warnings,
+                "proposed": p.proposed,
+                "refused": p.refused,
+            },
+            "file_errors": file_errors,
+            "per_column": per_column,
+            "error_rows": error_rows,
+            "more_rows": by_row.len().saturating_sub(ROWS_SHOWN),
+            "bulk": bulk,
+            "warnings": warnings,
+            "changes": changes,
+            "unchanged": unchanged,
+            "refused": refused,
+            "mass_change": report.mass_change.as_ref().map(|m| format!(
+                "Cet envoi modifierait {} des valeurs publiées qu'il touche (seuil : {}) : un modérateur le regardera de près.",
+                display::percent(Some(m.share)), display::percent(Some(m.threshold)))),
+            "done": n.fait,
+            "csrf_token": caller.csrf_token(),
+        }),
+    )?
+    .into_response())
+}
+
+fn form_pairs(body: &[u8]) -> Result<Vec<(String, String)>, AppError> {
+    serde_urlencoded::from_bytes(body)
+        .map_err(|e| AppError::bad_request("formulaire", e.to_string()))
+}
+
+fn back(id: i64, done: &str) -> Response {
+    Redirect::to(&format!(
+        "/contribuer/brouillons/{id}?{}",
+        serde_urlencoded::to_string([("fait", done)]).unwrap_or_default()
+    ))
+    .into_response()
+}
+
+/// The cells edited on the page: `c:LINE:COLUMN` = new text.
+async fn fix_cells(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> Result<Response, PageError> {
+    let mut cells = BTreeMap::new();
+    for (k, v) in form_pairs(&body)? {
+        let Some(rest) = k.strip_prefix("c:") else {
+            continue;
+        };
+        let parsed = rest
+            .split_once(':')
+            .and_then(|(l, c)| Some((l.parse::<u64>().ok()?, c.parse::<usize>().ok()?)));
+        let Some(at) = parsed else {
+            return Err(
+                AppError::bad_request(k.clone(), "cellule illisible : rechargez la page").into(),
+            );
+        };
+        cells.insert(at, v.trim().to_owned());
+    }
+    let changed = drafts::fix(&state.db, &caller.audit(), &caller.actor, id, cells, None).await?;
+    Ok(back(
+        id,
+        &match changed {
+            0 => "Aucune cellule n'a changé.".to_owned(),
+            1 => "1 cellule corrigée ; le fichier a été vérifié de nouveau.".to_owned(),
+            n => format!("{n} cellules corrigées ; le fichier a été vérifié de nouveau."),
+        },
+    ))
+}
+
+/// One value replaced by another in a column, on every row.
+async fn replace(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> Result<Response, PageError> {
+    let pairs = form_pairs(&body)?;
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let column = get("colonne")
+        .and_then(|c| c.parse::<usize>().ok())
+        .ok_or_else(|| AppError::bad_request("colonne", "colonne manquante : rechargez la page"))?;
+    let from = get("valeur").unwrap_or_default();
+    let to = get("remplacement").unwrap_or_default().trim().to_owned();
+    if to.is_empty() {
+        return Err(AppError::bad_request(
+            "remplacement",
+            "choisissez ou écrivez la valeur qui remplacera « ".to_owned() + &from + " »",
+        )
+        .into());
+    }
+    let changed = drafts::fix(
+        &state.db,
+        &caller.audit(),
+        &caller.actor,
+        id,
+        BTreeMap::new(),
+        Some(Replace {
+            column,
+            from: from.clone(),
+            to: to.clone(),
+        }),
+    )
+    .await?;
+    Ok(back(
+        id,
+        &format!(
+            "« {from} » remplacé par « {to} » sur {changed} ligne(s) ; le fichier a été vérifié de nouveau."
+        ),
+    ))
+}
+
+async fn send(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let sent = drafts::send(
+        &state.db,
+        &state.config.validation,
+        &state.config.public_base_url,
+        &caller.audit(),
+        &caller.actor,
+        id,
+    )
+    .await?;
+    let mut to = format!("/mes-contributions/{}?envoye=1", sent.submission.id);
+    if let Some(left) = sent.left {
+        to.push_str(&format!("&reste={left}"));
+    }
+    Ok(Redirect::to(&to).into_response())
+}
+
+/// The file as uploaded (`original`), as fixed (`corrige`), or annotated (`annote.csv`,
+/// `annote.xlsx`).
+async fn download(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, which)): Path<(i64, String)>,
+) -> Result<Response, PageError> {
+    let d = drafts::get(&state.db, &caller.actor, id).await?;
+    let stem = d
+        .file_name
+        .rsplit_once('.')
+        .map_or(d.file_name.clone(), |(s, _)| s.to_owned());
+    let (bytes, name, kind) = match which.as_str() {
+        "original" => (
+            drafts::file(&state.db, &d.original_sha256).await?,
+            d.file_name.clone(),
+            "application/octet-stream",
+        ),
+        "corrige" => (
+            drafts::file(&state.db, &d.current_sha256).await?,
+            drafts::sent_file_name(&d),
+            "text/csv; charset=utf-8",
+        ),
+        "annote.csv" | "annote.xlsx" => {
+            let checked =
+                drafts::check(&state.db, &state.config.validation, &caller.actor, id).await?;
+            let bytes = drafts::file(&state.db, &d.current_sha256).await?;
+            let schema = checked.schema;
+            let report = checked.prepared.validation.report;
+            let file_name = drafts::sent_file_name(&d);
+            let xlsx = which.ends_with("xlsx");
+            let out = tokio::task::spawn_blocking(move || {
+                if xlsx {
+                    render::annotated_xlsx(schema, &report, &bytes, Some(&file_name))
+                } else {
+                    render::annotated_csv(schema, &report, &bytes, Some(&file_name))
+                }
+            })
+            .await
+            .map_err(AppError::internal)?
+            .map_err(|e| AppError::Unprocessable(e.to_string()))?;
+            if xlsx {
+                (
+                    out,
+                    format!("{stem}-annote.xlsx"),
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                )
+            } else {
+                (out, format!("{stem}-annote.csv"), "text/csv; charset=utf-8")
+            }
+        }
+        other => return Err(AppError::NotFound(format!("fichier « {other} » inconnu")).into()),
+    };
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(kind)),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_str(&format!("attachment; filename=\"{ascii}\""))
+                    .map_err(AppError::internal)?,
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+async fn mine(
+    State(state): State<AppState>,
+    caller: OptionalCaller,
+) -> Result<Response, PageError> {
+    let Some(caller) = caller.0 else {
+        return Ok(sign_in("/mes-contributions"));
+    };
+    let list = submissions::list_mine(&state.db, &caller.actor, true).await?;
+    let rows: Vec<Value> = list
+        .iter()
+        .filter(|s| !s.schema.starts_with("signalement@"))
+        .map(|s| {
+            json!({
+                "id": s.id,
+                "date": s.created_at.format("%d/%m/%Y").to_string(),
+                "kind": Registry::embedded().resolve(&s.schema).map_or(s.schema.clone(), |x| x.title.clone()),
+                "file": s.file_name,
+                "rows": s.rows_total,
+                "proposed": s.rows_proposed,
+                "invalid": s.rows_invalid,
+                "refused": s.rows_refused,
+                "status": status_label(&s.status, s.merged_version),
+            })
+        })
+        .collect();
+    let open: Vec<Value> = drafts::list_open(&state.db, &caller.actor)
+        .await?
+        .iter()
+        .map(|d| json!({"id": d.id, "title": draft_title(d), "file": d.file_name}))
+        .collect();
+    Ok(page(
+        "my_contributions.html",
+        "/contribuer",
+        json!({"rows": rows, "drafts": open}),
+    )?
+    .into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct SentQuery {
+    envoye: Option<String>,
+    reste: Option<i64>,
+}
+
+/// A row's fate in the words of the person who sent it.
+fn row_label(row_status: &str, decision: Option<&str>, submission_status: &str) -> &'static str {
+    match (row_status, decision, submission_status) {
+        ("invalid", _, _) => "Non envoyée : à corriger",
+        ("refused", _, _) => "Non envoyée : hors de la compétence de votre organisation",
+        (_, Some("accepted"), _) => "Acceptée",
+        (_, _, "pending") => "En attente de relecture",
+        (_, _, "rejected") => "Refusée",
+        (_, _, "changes_requested") => "Modifications demandées",
+        (_, _, "accepted" | "partially_accepted") => "Non retenue",
+        (_, _, "withdrawn") => "Retirée",
+        _ => "Envoyée",
+    }
+}
+
+async fn contribution(
+    State(state): State<AppState>,
+    caller: OptionalCaller,
+    Path(id): Path<i64>,
+    Query(q): Query<SentQuery>,
+) -> Result<Response, PageError> {
+    let Some(caller) = caller.0 else {
+        return Ok(sign_in(&format!("/mes-contributions/{id}")));
+    };
+    let view = submissions::view(&state.db, &caller.actor, id).await?;
+    let s = &view.summary;
+    let catalog = Catalog::get();
+    let reason = view
+        .decisions
+        .iter()
+        .rev()
+        .filter_map(|d| d["reason"].as_str())
+        .find(|r| !r.trim().is_empty())
+        .map(str::to_owned);
+    let rows: Vec<Value> = view
+        .rows
+        .iter()
+        .map(|r| {
+            json!({
+                "line": r.line,
+                "uai": r.uai,
+                "status": row_label(&r.status, r.decision.as_deref(), &s.status),
+                "reason": r.reason,
+                "values": r.proposed.as_object().map(|o| o.iter()
+                    .filter(|(f, _)| !f.starts_with('$'))
+                    .map(|(f, v)| format!("{} : {}", catalog.field(f).map_or(f.as_str(), |c| c.label_fr), display::value(f, v)))
+                    .collect::<Vec<_>>()).unwrap_or_default(),
+            })
+        })
+        .collect();
+    let decisions: Vec<Value> = view
+        .decisions
+        .iter()
+        .map(|d| {
+            json!({
+                "decision": match d["decision"].as_str() {
+                    Some("accept") => "Acceptation",
+                    Some("reject") => "Refus",
+                    Some("request_changes") => "Demande de modifications",
+                    Some("revert") => "Annulation",
+                    _ => "Décision",
+                },
+                "reason": d["reason"],
+                "at": d["at"].as_str().and_then(|a| chrono::DateTime::parse_from_rfc3339(a).ok()).map(|a| a.format("%d/%m/%Y %H:%M").to_string()),
+            })
+        })
+        .collect();
+    Ok(page(
+        "my_contribution.html",
+        "/contribuer",
+        json!({
+            "id": s.id,
+            "kind": Registry::embedded().resolve(&s.schema).map_or(s.schema.clone(), |x| x.title.clone()),
+            "file": s.file_name,
+            "date": s.created_at.format("%d/%m/%Y à %H:%M").to_string(),
+            "status": status_label(&s.status, s.merged_version),
+            "counts": {"rows": s.rows_total, "proposed": s.rows_proposed, "invalid": s.rows_invalid, "refused": s.rows_refused},
+            "reason": reason,
+            "rows": rows,
+            "decisions": decisions,
+            "sent": q.envoye.is_some(),
+            "left_draft": q.reste,
+        }),
+    )?
+    .into_response())
+}

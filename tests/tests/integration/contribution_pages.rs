@@ -1,0 +1,236 @@
+//! A collectivité's journey in a real headless Chromium: the Ille-et-Vilaine's agent signs in
+//! by an e-mail link, downloads the inventory template pre-filled with the collèges missing
+//! it, fills it as in a spreadsheet (with mistakes), uploads it, reads the report, fixes two
+//! cells in place and one wrong label on several rows at once, sees what will change, sends
+//! the valid rows (the one left invalid stays a draft) and follows it in « Mes
+//! contributions ». Every page passes axe-core.
+
+use ecarto_tests::{TestApp, browser::Browser};
+
+use super::report_pages::sign_in_by_email;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collectivite_fixes_its_file_in_the_browser_and_sends_it() {
+    let app = TestApp::with_sample(|_| {}).await;
+    // Given by an admin: the département's agent, a contributor for its collèges.
+    app.session_for(
+        "numerique@ille-et-vilaine.fr",
+        Some("departement:35"),
+        &["contributor"],
+        &[],
+    )
+    .await;
+    let base = app.serve().await;
+    let browser = Browser::start().await;
+
+    browser.goto(&format!("{base}/contribuer")).await;
+    sign_in_by_email(&app, &browser, &base, "numerique@ille-et-vilaine.fr").await;
+    let page = browser.wait_for_text("Choisir ce que vous envoyez").await;
+    assert!(
+        page.contains("Inventaire de l'équipement numérique des établissements"),
+        "{page}"
+    );
+    assert!(!page.contains("Signalement d'une donnée"), "{page}");
+    browser.assert_accessible("contribuer").await;
+    browser.screenshot("collectivite-1-contribuer").await;
+
+    // The pre-filled template: the collèges of the département missing an inventory value.
+    let href = "/contribuer/inventaire-equipement@v1/modele-pre-rempli.csv";
+    browser.find(&format!("a[href='{href}']")).await;
+    let template = browser
+        .script(
+            "return fetch(arguments[0]).then(r => r.text());",
+            serde_json::json!([href]),
+        )
+        .await;
+    let template = template.as_str().expect("the template's text");
+    let lines: Vec<&str> = template.trim_start_matches('\u{feff}').lines().collect();
+    assert!(
+        lines[0].starts_with("uai;date_inventaire;nb_terminaux;"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines.len() > 20, "{} lines", lines.len());
+    let uais: Vec<&str> = lines[1..].iter().map(|l| &l[..8]).collect();
+    assert!(uais.iter().all(|u| u.starts_with("035")), "{uais:?}");
+    assert!(uais.contains(&"0350017D"), "{uais:?}");
+
+    // Filled in a spreadsheet: five collèges kept, three mistakes in cells and a wrong label
+    // for the maintenance on three rows; the last row's date left wrong on purpose.
+    let header = lines[0];
+    let width = header.split(';').count();
+    let row = |uai: &str, date: &str, total: &str, maintenance: &str| {
+        let mut cells = vec![String::new(); width];
+        let names: Vec<&str> = header.split(';').collect();
+        let at = |n: &str| names.iter().position(|h| *h == n).unwrap();
+        cells[at("uai")] = uai.to_owned();
+        cells[at("date_inventaire")] = date.to_owned();
+        cells[at("nb_terminaux")] = total.to_owned();
+        cells[at("maintenance")] = maintenance.to_owned();
+        cells.join(";")
+    };
+    let file = [
+        header.to_owned(),
+        row(uais[0], "2026-09-15", "120", "Maintenance ext"),
+        row(uais[1], "2026-09-15", "beaucoup", "Maintenance ext"),
+        row(uais[2], "2026-09-15", "95", "Maintenance ext"),
+        row(uais[3], "2026-09-15", "-4", "collectivite"),
+        row(uais[4], "31/02/2026", "60", "collectivite"),
+    ]
+    .join("\r\n");
+    let path = app.dir.path().join("inventaire-35.csv");
+    std::fs::write(&path, format!("{file}\r\n")).unwrap();
+
+    let input = browser.find("#file-inventaire-equipement").await;
+    browser.send_keys(&input, path.to_str().unwrap()).await;
+    let check = browser
+        .find("form[action^='/contribuer/inventaire-equipement@v1'] button")
+        .await;
+    browser.click(&check).await;
+    let report = browser.wait_for_text("Vérification de votre fichier").await;
+    assert!(
+        report.contains("5\nligne(s) lue(s)") || report.contains("5 ligne(s) lue(s)"),
+        "{report}"
+    );
+    assert!(
+        report.contains("Corriger la même erreur sur plusieurs lignes"),
+        "{report}"
+    );
+    assert!(
+        report.contains("« Maintenance ext » sur 3 lignes"),
+        "{report}"
+    );
+    assert!(report.contains("Ligne 3"), "{report}");
+    browser.assert_accessible("rapport de validation").await;
+    browser.screenshot("collectivite-2-rapport").await;
+    browser
+        .script(
+            "document.querySelector('form.bulk').scrollIntoView();",
+            serde_json::json!([]),
+        )
+        .await;
+    browser
+        .screenshot("collectivite-2-rapport-corrections")
+        .await;
+    browser
+        .script("window.scrollTo(0, 0);", serde_json::json!([]))
+        .await;
+    browser.resize(375, 800).await;
+    assert!(
+        !browser.overflows_horizontally().await,
+        "the report is readable at 375 px: {}",
+        browser.elements_wider_than_window().await
+    );
+    browser.screenshot("collectivite-2-rapport-375").await;
+    browser.resize(1280, 900).await;
+
+    // Two cells fixed in place: the number of devices of line 3 and line 5.
+    let nb = header.split(';').position(|h| h == "nb_terminaux").unwrap();
+    for (line, value) in [(3, "88"), (5, "40")] {
+        let id = format!("c-{line}-{nb}");
+        browser
+            .script(
+                "document.getElementById(arguments[0]).value = '';",
+                serde_json::json!([id]),
+            )
+            .await;
+        let cell = browser.find(&format!("#{id}")).await;
+        browser.send_keys(&cell, value).await;
+    }
+    let save = browser
+        .find("form[action$='/corriger'] button[type=submit]")
+        .await;
+    browser.click(&save).await;
+    let after = browser.wait_for_text("2 cellules corrigées").await;
+    assert!(
+        after.contains("« Maintenance ext » sur 3 lignes"),
+        "{after}"
+    );
+
+    // The wrong label, fixed on its three rows at once.
+    browser
+        .script(
+            "document.querySelector('form.bulk select').value = 'prestataire';",
+            serde_json::json!([]),
+        )
+        .await;
+    let all = browser.find("form.bulk button").await;
+    browser.click(&all).await;
+    let after = browser.wait_for_text("sur 3 ligne(s)").await;
+    assert!(!after.contains("Corriger la même erreur"), "{after}");
+    // What is left: line 6's date, and what will change for the four valid rows.
+    assert!(after.contains("Ligne 6"), "{after}");
+    assert!(
+        after.contains("4\nligne(s) valide(s)") || after.contains("4 ligne(s) valide(s)"),
+        "{after}"
+    );
+    assert!(after.contains("Ce qui changera"), "{after}");
+    assert!(
+        after.contains("Nombre total de terminaux") || after.contains("terminaux"),
+        "{after}"
+    );
+    assert!(
+        after.contains("non communiqué") && after.contains("88"),
+        "{after}"
+    );
+    browser.assert_accessible("rapport après corrections").await;
+    browser.screenshot("collectivite-3-ce-qui-changera").await;
+
+    // The corrected file is what is sent; the original stays stored.
+    let fixed = browser
+        .script(
+            "return fetch(location.pathname + '/fichier/corrige').then(r => r.text());",
+            serde_json::json!([]),
+        )
+        .await;
+    let fixed = fixed.as_str().unwrap();
+    assert!(
+        fixed.contains(";88;") && fixed.contains("prestataire"),
+        "{fixed}"
+    );
+    let original = browser
+        .script(
+            "return fetch(location.pathname + '/fichier/original').then(r => r.text());",
+            serde_json::json!([]),
+        )
+        .await;
+    assert!(original.as_str().unwrap().contains("beaucoup"));
+
+    let send = browser
+        .find("form[action$='/envoyer'] button[type=submit]")
+        .await;
+    browser.click(&send).await;
+    let sent = browser.wait_for_text("Votre fichier est envoyé").await;
+    assert!(sent.contains("4 ligne(s) partent en relecture"), "{sent}");
+    assert!(sent.contains("En attente de relecture"), "{sent}");
+    assert!(sent.contains("Non envoyée : à corriger"), "{sent}");
+    assert!(sent.contains("inventaire-35-corrige.csv"), "{sent}");
+    browser.assert_accessible("envoi").await;
+    browser.screenshot("collectivite-4-envoi").await;
+
+    // The invalid row stays a draft, alone in its file, to fix and send later.
+    let left = browser.find("a[href^='/contribuer/brouillons/']").await;
+    browser.click(&left).await;
+    let rest = browser.wait_for_text("Vérification de votre fichier").await;
+    assert!(
+        rest.contains("inventaire-35-lignes-a-corriger.csv"),
+        "{rest}"
+    );
+    assert!(
+        rest.contains("1\nligne(s) lue(s)") || rest.contains("1 ligne(s) lue(s)"),
+        "{rest}"
+    );
+
+    browser.goto(&format!("{base}/mes-contributions")).await;
+    let mine = browser.wait_for_text("Mes contributions").await;
+    assert!(
+        mine.contains("inventaire-35-corrige.csv") && mine.contains("En attente de relecture"),
+        "{mine}"
+    );
+    assert!(
+        mine.contains("inventaire-35-lignes-a-corriger.csv"),
+        "{mine}"
+    );
+    browser.assert_accessible("mes contributions").await;
+    browser.screenshot("collectivite-5-mes-contributions").await;
+}
