@@ -65,6 +65,16 @@ pub fn router() -> Router<AppState> {
         .route("/admin/taches", get(jobs_page))
         .route("/admin/taches/{job}/lancer", post(run_job))
         .route("/admin/journal", get(journal))
+        // They show personal data: never kept by a browser's or a proxy's cache.
+        .layer(axum::middleware::map_response(no_store))
+}
+
+async fn no_store(mut r: Response) -> Response {
+    r.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    r
 }
 
 /// The signed-in admin, or where to go instead (the sign-in page, then back here).
@@ -498,6 +508,11 @@ async fn organisation_page(
     };
     let view = organisations::view(&state.db, id).await?;
     let members = users::members(&state.db, id).await?;
+    let given: Vec<Value> = organisations::delegations_given(&state.db, id)
+        .await?
+        .iter()
+        .map(|(holder, name, l)| json!({"holder": holder, "name": name, "line": line_shown(l)}))
+        .collect();
     let roles: Vec<Value> = [Role::Contributor, Role::Moderator, Role::Admin]
         .iter()
         .map(|r| json!({"code": r.as_str(), "label": role_label(*r)}))
@@ -517,6 +532,7 @@ async fn organisation_page(
                 "epci": view.kind == "epci", "school_competence": view.school_competence,
             },
             "lines": view.competence.iter().map(line_shown).collect::<Vec<_>>(),
+            "given": given,
             "members": members.iter().map(user_shown).collect::<Vec<_>>(),
             "roles": roles,
             "types": types,
@@ -1135,12 +1151,80 @@ async fn journal(
     .into_response())
 }
 
-/// An entry's detail (JSON) in a line: `clé : valeur` pairs.
+/// An entry's detail (JSON) in a line: `clé : valeur` pairs, nested keys dotted, empty
+/// values left out.
 fn detail_words(detail: &str) -> String {
+    fn flatten(prefix: &str, v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    flatten(&key, v, out);
+                }
+            }
+            Value::Null => {}
+            Value::Array(items) if items.is_empty() => {}
+            Value::Array(items) => out.push(format!(
+                "{prefix} : {}",
+                items
+                    .iter()
+                    .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            Value::String(s) => out.push(format!("{prefix} : {s}")),
+            other => out.push(format!("{prefix} : {other}")),
+        }
+    }
     match serde_json::from_str::<Value>(detail) {
-        Ok(Value::Object(m)) if m.is_empty() => String::new(),
-        Ok(v @ Value::Object(_)) => counts_words(&v),
-        Ok(v) => v.to_string(),
+        Ok(v) => {
+            let mut out = Vec::new();
+            flatten("", &v, &mut out);
+            out.join(" ; ")
+        }
         Err(_) => detail.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_audit_detail_reads_in_one_line() {
+        assert_eq!(
+            detail_words(
+                r#"{"line": 3, "detail": {"school_types": ["ecole", "college"], "secteur": null, "reason": "convention"}}"#
+            ),
+            "detail.reason : convention ; detail.school_types : ecole, college ; line : 3"
+        );
+        assert_eq!(detail_words("{}"), "");
+        assert_eq!(detail_words("pas du JSON"), "pas du JSON");
+    }
+
+    #[test]
+    fn errors_name_the_fields_of_the_forms() {
+        let e = AppError::BadRequest {
+            title: "2 champ(s) invalide(s)".into(),
+            violations: vec![
+                crate::error::Violation {
+                    pointer: "school_types".into(),
+                    detail: "au moins un type d'établissement".into(),
+                },
+                crate::error::Violation {
+                    pointer: "/territories/0".into(),
+                    detail: "inconnu".into(),
+                },
+            ],
+        };
+        assert_eq!(
+            error_words(&e),
+            "2 champ(s) invalide(s) ; Types d'établissement : au moins un type d'établissement ; \
+             Territoires : inconnu"
+        );
     }
 }

@@ -509,6 +509,7 @@ async fn the_audit_log_is_read_by_action_actor_target_date_and_page_and_members_
     })
     .await;
     assert_eq!(family.len(), 2);
+    assert!(family.iter().all(|e| e.event == "competence.added"));
     let (exact, _) = by(audit::Filter {
         event: Some("role.granted".into()),
         subject: Some("agent1@".into()),
@@ -553,6 +554,52 @@ async fn the_audit_log_is_read_by_action_actor_target_date_and_page_and_members_
     let events = audit::event_names(db).await.unwrap();
     assert!(events.contains(&"competence.added".to_owned()));
     assert!(events.windows(2).all(|w| w[0] < w[1]), "{events:?}");
+    // A delegation, listed on both sides: received by the Région, given by the Département.
+    let region = organisations::resolve(db, "region:84").await.unwrap();
+    app.call(
+        Some(&admin),
+        Method::POST,
+        &format!("/api/v1/admin/organisations/{}/competences", region.id),
+        Some(json!({"school_types": ["college"], "secteur": "public",
+            "territory": "departement:69", "origin": "delegation",
+            "delegated_by": "departement:69", "reason": "convention"})),
+    )
+    .await
+    .assert_status(StatusCode::CREATED);
+    let given = organisations::delegations_given(db, rhone.id)
+        .await
+        .unwrap();
+    assert_eq!(given.len(), 1);
+    assert_eq!(given[0].0, region.id);
+    assert_eq!(
+        given[0].2.delegated_by.as_deref(),
+        Some("Département du Rhône")
+    );
+    assert!(
+        organisations::delegations_given(db, region.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let page = app
+        .call(
+            Some(&admin),
+            Method::GET,
+            &format!("/admin/organisations/{}", rhone.id),
+            None,
+        )
+        .await;
+    assert_eq!(
+        page.header(axum::http::header::CACHE_CONTROL),
+        Some("no-store")
+    );
+    let page = page.text();
+    assert!(
+        page.contains("Délégations accordées par Département du Rhône"),
+        "{page}"
+    );
+    assert!(page.contains("Région Auvergne-Rhône-Alpes"), "{page}");
+
     // The API's filters are the same.
     let api = app
         .call(
