@@ -171,6 +171,9 @@ async fn a_report_goes_from_the_school_page_to_the_published_dataset() {
     assert!(told.contains("/mes-signalements"), "{told}");
     browser.goto(&format!("{base}/mes-signalements")).await;
     sign_in_by_email(&app, &browser, &base, "parent.eleve@exemple.fr").await;
-    let mine = browser.wait_for_text("Mes signalements").await;
-    assert!(mine.contains("Accepté : publié dans la version"), "{mine}");
+    // (Not « Mes signalements »: the footer of every page, the confirmation's too, says it.)
+    let mine = browser
+        .wait_for_text("Accepté : publié dans la version")
+        .await;
+    assert!(mine.contains("Collège du Querpon"), "{mine}");
 }
