@@ -307,6 +307,40 @@ impl Browser {
     }
 }
 
+/// Signs in through the sign-in page with an e-mail link taken from the outbox; the browser
+/// ends on the page it was going to.
+pub async fn sign_in_by_email(app: &crate::TestApp, browser: &Browser, base: &str, email: &str) {
+    browser.wait_for_text("Recevoir un lien de connexion").await;
+    let input = browser.find("input[name=email]").await;
+    browser.send_keys(&input, email).await;
+    let submit = browser.find("form[action='/auth/email'] button").await;
+    browser.click(&submit).await;
+    browser.wait_for_text("Vérifiez votre messagerie").await;
+    let outbox = app.dir.path().join("outbox");
+    let link = crate::node::wait_for_messages(&outbox, 1)
+        .iter()
+        .rev()
+        .find(|m| m.contains(email))
+        .and_then(|m| crate::node::link_in(m, "http://127.0.0.1:8080/auth/email/confirm?token="))
+        .expect("a sign-in link in the e-mail");
+    browser
+        .goto(&link.replace("http://127.0.0.1:8080", base))
+        .await;
+    let confirm = browser.find("#confirm").await;
+    browser.click(&confirm).await;
+}
+
+/// Signs out from the sign-in page; the browser ends on the home page.
+pub async fn sign_out(browser: &Browser, base: &str) {
+    browser.goto(&format!("{base}/connexion")).await;
+    browser.wait_for_text("Vous êtes connecté(e)").await;
+    let logout = browser.find("form[action='/auth/logout'] button").await;
+    browser.click(&logout).await;
+    browser
+        .wait_for_text("Le numérique éducatif dans les écoles")
+        .await;
+}
+
 impl Drop for Browser {
     fn drop(&mut self) {
         let (port, session) = (self.port, self.session.clone());

@@ -141,20 +141,21 @@ async fn update_organisation(
     Ok(Json(organisations::view(&state.db, id).await?))
 }
 
+/// A competence line as the API's body or the admin page's form gives it.
 #[derive(Deserialize)]
-struct NewCompetenceBody {
+pub(super) struct NewCompetenceBody {
     /// `grant` (default) or `exclude`.
-    effect: Option<String>,
-    school_types: Vec<String>,
-    secteur: Option<String>,
-    territory: String,
+    pub effect: Option<String>,
+    pub school_types: Vec<String>,
+    pub secteur: Option<String>,
+    pub territory: String,
     /// `override` (default) or `delegation`.
-    origin: Option<String>,
+    pub origin: Option<String>,
     /// The delegating organisation (id, SIREN or territory), for a delegation.
-    delegated_by: Option<String>,
-    valid_from: Option<DateTime<Utc>>,
-    valid_until: Option<DateTime<Utc>>,
-    reason: String,
+    pub delegated_by: Option<String>,
+    pub valid_from: Option<DateTime<Utc>>,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub reason: String,
 }
 
 async fn add_competence(
@@ -164,6 +165,19 @@ async fn add_competence(
     Json(b): Json<NewCompetenceBody>,
 ) -> AppResult<(StatusCode, Json<organisations::OrganisationView>)> {
     admin(&caller)?;
+    let line = new_competence(&state, b).await?;
+    organisations::add_competence(&state.db, &caller.audit(), id, line).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(organisations::view(&state.db, id).await?),
+    ))
+}
+
+/// Reads a new line's words (every problem at once) and the delegating organisation.
+pub(super) async fn new_competence(
+    state: &AppState,
+    b: NewCompetenceBody,
+) -> AppResult<organisations::NewCompetence> {
     let mut violations = Vec::new();
     let effect = match b.effect.as_deref().unwrap_or("grant") {
         "grant" => Effect::Grant,
@@ -207,29 +221,18 @@ async fn add_competence(
         Some(d) => Some(organisations::resolve(&state.db, d).await?.id),
         None => None,
     };
-    organisations::add_competence(
-        &state.db,
-        &caller.audit(),
-        id,
-        organisations::NewCompetence {
-            effect,
-            school_types: b.school_types,
-            secteur: b.secteur.filter(|s| !s.is_empty()),
-            territory: territory.unwrap_or_else(|| {
-                TerritoryRef::new(crate::domain::competence::Level::National, "")
-            }),
-            origin,
-            delegated_by,
-            valid_from: b.valid_from,
-            valid_until: b.valid_until,
-            reason: b.reason,
-        },
-    )
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(organisations::view(&state.db, id).await?),
-    ))
+    Ok(organisations::NewCompetence {
+        effect,
+        school_types: b.school_types,
+        secteur: b.secteur.filter(|s| !s.is_empty()),
+        territory: territory
+            .unwrap_or_else(|| TerritoryRef::new(crate::domain::competence::Level::National, "")),
+        origin,
+        delegated_by,
+        valid_from: b.valid_from,
+        valid_until: b.valid_until,
+        reason: b.reason,
+    })
 }
 
 async fn remove_competence(
@@ -250,15 +253,16 @@ async fn list_users(
     Ok(Json(users::list(&state.db).await?))
 }
 
+/// What the API's body or an admin page's form says of a person.
 #[derive(Deserialize)]
-struct GrantBody {
-    email: String,
-    display_name: Option<String>,
-    organisation: Option<String>,
+pub(super) struct GrantBody {
+    pub email: String,
+    pub display_name: Option<String>,
+    pub organisation: Option<String>,
     #[serde(default)]
-    roles: Vec<String>,
+    pub roles: Vec<String>,
     #[serde(default)]
-    territories: Vec<String>,
+    pub territories: Vec<String>,
 }
 
 async fn grant_user(
@@ -267,6 +271,12 @@ async fn grant_user(
     Json(b): Json<GrantBody>,
 ) -> AppResult<Json<Value>> {
     admin(&caller)?;
+    let u = users::grant(&state.db, &caller.audit(), grant_from(b)?).await?;
+    Ok(Json(json!({"id": u.id, "email": u.email})))
+}
+
+/// Reads the roles and territories named (every problem at once).
+pub(super) fn grant_from(b: GrantBody) -> AppResult<users::Grant> {
     let mut violations = Vec::new();
     let mut roles = Vec::new();
     for (i, r) in b.roles.iter().enumerate() {
@@ -294,19 +304,13 @@ async fn grant_user(
             violations,
         });
     }
-    let u = users::grant(
-        &state.db,
-        &caller.audit(),
-        users::Grant {
-            email: b.email,
-            display_name: b.display_name,
-            organisation: b.organisation,
-            roles,
-            territories,
-        },
-    )
-    .await?;
-    Ok(Json(json!({"id": u.id, "email": u.email})))
+    Ok(users::Grant {
+        email: b.email,
+        display_name: b.display_name,
+        organisation: b.organisation,
+        roles,
+        territories,
+    })
 }
 
 async fn revoke_role(
@@ -354,22 +358,7 @@ async fn decide_access_request(
     Json(b): Json<DecisionBody>,
 ) -> AppResult<Json<Value>> {
     admin(&caller)?;
-    let decision = match (b.decision.as_str(), b.organisation) {
-        ("approve", Some(organisation)) => users::Decision::Approve { organisation },
-        ("approve", None) => {
-            return Err(AppError::bad_request(
-                "organisation",
-                "une approbation nomme l'organisation rejointe (id, SIREN ou territoire)",
-            ));
-        }
-        ("refuse", _) => users::Decision::Refuse,
-        (other, _) => {
-            return Err(AppError::bad_request(
-                "decision",
-                format!("« {other} » : attendu approve ou refuse"),
-            ));
-        }
-    };
+    let decision = decision_from(&b.decision, b.organisation)?;
     // The e-mail to the person went to the outbox with the decision.
     let (r, _email) =
         users::decide_access(&state.db, &caller.audit(), id, decision, &b.reason).await?;
@@ -378,9 +367,43 @@ async fn decide_access_request(
     ))
 }
 
+/// `approve` (with the organisation joined) or `refuse`.
+pub(super) fn decision_from(
+    decision: &str,
+    organisation: Option<String>,
+) -> AppResult<users::Decision> {
+    Ok(
+        match (decision, organisation.filter(|o| !o.trim().is_empty())) {
+            ("approve", Some(organisation)) => users::Decision::Approve { organisation },
+            ("approve", None) => {
+                return Err(AppError::bad_request(
+                    "organisation",
+                    "une approbation nomme l'organisation rejointe (id, SIREN ou territoire)",
+                ));
+            }
+            ("refuse", _) => users::Decision::Refuse,
+            (other, _) => {
+                return Err(AppError::bad_request(
+                    "decision",
+                    format!("« {other} » : attendu approve ou refuse"),
+                ));
+            }
+        },
+    )
+}
+
 #[derive(Deserialize)]
 struct AuditQuery {
     limit: Option<u64>,
+    offset: Option<u64>,
+    /// An event or a family of events (`competence`).
+    event: Option<String>,
+    /// The acting user's id.
+    actor: Option<i64>,
+    /// Words the subject contains.
+    subject: Option<String>,
+    from: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
 }
 
 async fn audit_log(
@@ -389,7 +412,20 @@ async fn audit_log(
     Query(q): Query<AuditQuery>,
 ) -> AppResult<Json<Value>> {
     admin(&caller)?;
-    let entries = audit::latest(&state.db, q.limit.unwrap_or(100).min(1000)).await?;
+    let filter = audit::Filter {
+        event: q.event,
+        actor: q.actor,
+        subject: q.subject,
+        from: q.from,
+        until: q.until,
+    };
+    let (entries, _total) = audit::search(
+        &state.db,
+        &filter,
+        q.offset.unwrap_or(0),
+        q.limit.unwrap_or(100).min(1000),
+    )
+    .await?;
     Ok(Json(json!(
         entries
             .into_iter()

@@ -9,6 +9,7 @@ use crate::app::AppState;
 pub const LICENCE: &str = "Licence Ouverte / Open Licence 2.0 (Etalab), https://www.etalab.gouv.fr/licence-ouverte-open-licence";
 
 mod admin;
+mod admin_pages;
 pub mod auth;
 mod catalog;
 mod contribution_pages;
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(report_pages::router())
         .merge(moderation_pages::router())
         .merge(contribution_pages::router())
+        .merge(admin_pages::router())
         .merge(ui::router())
         .merge(schools::router())
         .merge(datasets::router())

@@ -680,3 +680,30 @@ pub async fn list<C: ConnectionTrait>(db: &C) -> AppResult<Vec<organisation::Mod
         .all(db)
         .await?)
 }
+
+/// The lines other organisations hold by delegation of this one: `(their id, their name,
+/// the line)`, oldest first.
+pub async fn delegations_given<C: ConnectionTrait>(
+    db: &C,
+    organisation_id: i64,
+) -> AppResult<Vec<(i64, String, CompetenceLine)>> {
+    let rows = competence::Entity::find()
+        .filter(competence::Column::DelegatedBy.eq(organisation_id))
+        .order_by_asc(competence::Column::Id)
+        .all(db)
+        .await?;
+    let mut holders: Vec<i64> = rows.iter().map(|r| r.organisation_id).collect();
+    holders.sort_unstable();
+    holders.dedup();
+    let mut out = Vec::new();
+    for holder in holders {
+        let org = by_id(db, holder).await?;
+        for line in lines(db, holder).await? {
+            if rows.iter().any(|r| r.id == line.id) {
+                out.push((org.id, org.name.clone(), line));
+            }
+        }
+    }
+    out.sort_by_key(|(_, _, l)| l.id);
+    Ok(out)
+}

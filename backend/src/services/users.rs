@@ -512,12 +512,32 @@ pub struct UserView {
 }
 
 pub async fn list<C: ConnectionTrait>(db: &C) -> AppResult<Vec<UserView>> {
+    views(
+        db,
+        user::Entity::find()
+            .order_by_asc(user::Column::Id)
+            .all(db)
+            .await?,
+    )
+    .await
+}
+
+/// The members of an organisation, oldest account first.
+pub async fn members<C: ConnectionTrait>(db: &C, organisation_id: i64) -> AppResult<Vec<UserView>> {
+    views(
+        db,
+        user::Entity::find()
+            .filter(user::Column::OrganisationId.eq(organisation_id))
+            .order_by_asc(user::Column::Id)
+            .all(db)
+            .await?,
+    )
+    .await
+}
+
+async fn views<C: ConnectionTrait>(db: &C, list: Vec<user::Model>) -> AppResult<Vec<UserView>> {
     let mut out = Vec::new();
-    for u in user::Entity::find()
-        .order_by_asc(user::Column::Id)
-        .all(db)
-        .await?
-    {
+    for u in list {
         out.push(UserView {
             roles: roles(db, u.id).await?.into_iter().collect(),
             moderated_territories: moderated_territories(db, u.id)

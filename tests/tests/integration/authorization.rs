@@ -61,6 +61,9 @@ struct Fixtures {
     harvest_source: i64,
     /// A file the contributor is fixing in the browser (theirs alone).
     draft: i64,
+    /// For the admin pages' forms: another pending request and another competence line.
+    page_request: i64,
+    page_line: i64,
 }
 
 fn admin_only(ok: StatusCode) -> fn(Who) -> StatusCode {
@@ -78,6 +81,20 @@ fn admin_gate(w: Who, ok: StatusCode) -> StatusCode {
         Who::Admin => ok,
         _ => StatusCode::FORBIDDEN,
     }
+}
+
+/// An admin page's form: the anonymous are refused by the session check, the others by the
+/// admin check; the admin is sent back to the page (with what was done, or why not).
+fn admin_form(w: Who) -> StatusCode {
+    match w {
+        Who::Anonymous => StatusCode::UNAUTHORIZED,
+        Who::Admin => StatusCode::SEE_OTHER,
+        _ => StatusCode::FORBIDDEN,
+    }
+}
+
+fn form(s: &str) -> Body {
+    Body::Form(s.to_owned())
 }
 
 fn signed_in(w: Who, ok: StatusCode) -> StatusCode {
@@ -442,6 +459,103 @@ fn matrix() -> Vec<Endpoint> {
             // Near the end: the moderator used above loses the role here.
             expect: admin_only(StatusCode::NO_CONTENT),
         },
+        // The admin pages' forms: the same services as the admin API.
+        Endpoint {
+            method: Method::POST,
+            route: "/admin/demandes/{id}/decision",
+            path: |f| format!("/admin/demandes/{}/decision", f.page_request),
+            body: |_, _| form("decision=refuse&raison=matrice"),
+            expect: admin_form,
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/admin/organisations",
+            path: |_| "/admin/organisations".into(),
+            body: |_, w| {
+                Body::Form(format!(
+                    "kind=commune&name=Commune+page+{w:?}&territory=commune%3A35047"
+                ))
+            },
+            expect: admin_form,
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/admin/organisations/{id}/membres",
+            path: |f| format!("/admin/organisations/{}/membres", f.organisation),
+            body: |_, _| form("email=membre-page%40exemple.fr&role=contributor"),
+            expect: admin_form,
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/admin/organisations/{id}/competences",
+            path: |f| format!("/admin/organisations/{}/competences", f.organisation),
+            body: |_, _| {
+                form("school_types=ecole&secteur=public&territory=commune%3A35238&reason=matrice")
+            },
+            expect: admin_form,
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/admin/competences/{id}/supprimer",
+            path: |f| format!("/admin/competences/{}/supprimer", f.page_line),
+            body: |_, _| form(""),
+            expect: admin_form,
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/admin/utilisateurs/{id}/roles/{role}/retirer",
+            path: |f| {
+                format!(
+                    "/admin/utilisateurs/{}/roles/moderator/retirer",
+                    f.moderator_id
+                )
+            },
+            body: |_, _| form("retour=%2Fadmin%2Fmoderateurs"),
+            expect: admin_form,
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/admin/moderateurs",
+            path: |_| "/admin/moderateurs".into(),
+            body: |_, _| form("email=modo-page%40exemple.fr&territoires=departement%3A35"),
+            expect: admin_form,
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/admin/moissonnage",
+            path: |_| "/admin/moissonnage".into(),
+            body: |_, _| {
+                form("url=http%3A%2F%2F127.0.0.1%3A9%2Ff.csv&schema=inventaire-equipement")
+            },
+            // A source is its organisation's: an admin who belongs to none may not declare one
+            // (the page says so instead of showing the form).
+            expect: |w| match w {
+                Who::Anonymous => StatusCode::UNAUTHORIZED,
+                _ => StatusCode::FORBIDDEN,
+            },
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/admin/moissonnage/{id}/lancer",
+            path: |f| format!("/admin/moissonnage/{}/lancer", f.harvest_source),
+            body: |_, _| form(""),
+            // Deactivated above through the API: the admin is sent back and told so.
+            expect: admin_form,
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/admin/moissonnage/{id}/desactiver",
+            path: |f| format!("/admin/moissonnage/{}/desactiver", f.harvest_source),
+            body: |_, _| form(""),
+            expect: admin_form,
+        },
+        Endpoint {
+            method: Method::POST,
+            route: "/admin/taches/{job}/lancer",
+            path: |_| "/admin/taches/outbox/lancer".into(),
+            body: |_, _| form(""),
+            expect: admin_form,
+        },
         Endpoint {
             method: Method::POST,
             route: "/api/v1/admin/jobs/{job}/run",
@@ -599,17 +713,25 @@ async fn every_state_changing_endpoint_answers_each_role_as_the_table_says() {
     let requester = app
         .session_for("demandeur@exemple.fr", None, &["beta-tester"], &[])
         .await;
-    let req = app
-        .call(
-            Some(&requester),
-            Method::POST,
-            "/api/v1/me/access-requests",
-            Some(json!({"siret": "99999999900011"})),
-        )
-        .await
-        .json()["id"]
-        .as_i64()
-        .unwrap();
+    let mut requests = Vec::new();
+    for requester in [
+        requester,
+        app.session_for("demandeur2@exemple.fr", None, &["beta-tester"], &[])
+            .await,
+    ] {
+        requests.push(
+            app.call(
+                Some(&requester),
+                Method::POST,
+                "/api/v1/me/access-requests",
+                Some(json!({"siret": "99999999900011"})),
+            )
+            .await
+            .json()["id"]
+                .as_i64()
+                .unwrap(),
+        );
+    }
     let epci = app
         .call(
             Some(&admin),
@@ -638,24 +760,26 @@ async fn every_state_changing_endpoint_answers_each_role_as_the_table_says() {
         .unwrap()["id"]
         .as_i64()
         .unwrap();
-    let line = app
-        .call(
-            Some(&admin),
-            Method::POST,
-            &format!("/api/v1/admin/organisations/{org}/competences"),
-            Some(
-                json!({"school_types": ["college"], "territory": "commune:35238",
-                "reason": "à supprimer par la matrice"}),
-            ),
-        )
-        .await
-        .json()["competence"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap();
+    let mut lines = Vec::new();
+    for territory in ["commune:35238", "commune:35047"] {
+        lines.push(
+            app.call(
+                Some(&admin),
+                Method::POST,
+                &format!("/api/v1/admin/organisations/{org}/competences"),
+                Some(json!({"school_types": ["college"], "territory": territory,
+                    "reason": "à supprimer par la matrice"})),
+            )
+            .await
+            .json()["competence"]
+                .as_array()
+                .unwrap()
+                .last()
+                .unwrap()["id"]
+                .as_i64()
+                .unwrap(),
+        );
+    }
     let users = app
         .call(Some(&admin), Method::GET, "/api/v1/admin/users", None)
         .await
@@ -749,8 +873,10 @@ async fn every_state_changing_endpoint_answers_each_role_as_the_table_says() {
         school,
         withdrawable: pending[0],
         reviewable: pending[1],
-        pending_request: req,
-        competence_line: line,
+        pending_request: requests[0],
+        competence_line: lines[0],
+        page_request: requests[1],
+        page_line: lines[1],
         organisation: org,
         moderator_id,
     };
@@ -778,6 +904,77 @@ async fn every_state_changing_endpoint_answers_each_role_as_the_table_says() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Every form of the admin pages, sent by a signed-in admin without the session's CSRF token,
+/// is refused before its handler runs.
+#[tokio::test]
+async fn the_admin_pages_forms_are_refused_without_the_csrf_token() {
+    let app = TestApp::new().await;
+    let admin = app
+        .session_for("admin@exemple.fr", None, &["admin"], &[])
+        .await;
+    // The guard answers before anything is read: any ids do.
+    let fixtures = Fixtures {
+        school: uai("0692001"),
+        withdrawable: 1,
+        reviewable: 1,
+        pending_request: 1,
+        competence_line: 1,
+        organisation: 1,
+        moderator_id: 1,
+        harvest_source: 1,
+        page_request: 1,
+        page_line: 1,
+        draft: 1,
+    };
+    let forms: Vec<Endpoint> = matrix()
+        .into_iter()
+        .filter(|e| e.route.starts_with("/admin/"))
+        .collect();
+    assert_eq!(forms.len(), 11);
+    let cookie = format!("ecarto_session={}", admin.cookie);
+    let (_, before) = ecarto::services::audit::search(
+        &app.state.db,
+        &ecarto::services::audit::Filter::default(),
+        0,
+        0,
+    )
+    .await
+    .unwrap();
+    for e in forms {
+        let Body::Form(body) = (e.body)(&fixtures, Who::Admin) else {
+            panic!("{}: an admin page's form", e.route);
+        };
+        for token in [None, Some("pas-le-bon")] {
+            let body = match token {
+                Some(t) => format!("{body}&csrf_token={t}"),
+                None => body.clone(),
+            };
+            let res = app
+                .send(
+                    e.method.clone(),
+                    &(e.path)(&fixtures),
+                    &[
+                        ("cookie", &cookie),
+                        ("content-type", "application/x-www-form-urlencoded"),
+                    ],
+                    body.into_bytes(),
+                )
+                .await;
+            assert_eq!(res.status, StatusCode::FORBIDDEN, "{} {token:?}", e.route);
+            assert!(res.text().contains("CSRF"), "{}: {}", e.route, res.text());
+        }
+    }
+    let (_, after) = ecarto::services::audit::search(
+        &app.state.db,
+        &ecarto::services::audit::Filter::default(),
+        0,
+        0,
+    )
+    .await
+    .unwrap();
+    assert_eq!(after, before, "nothing was done");
 }
 
 /// One row of the competence table: who, which school, which schema, allowed or not, and a

@@ -5,9 +5,11 @@
 //! the valid rows (the one left invalid stays a draft) and follows it in « Mes
 //! contributions ». Every page passes axe-core.
 
-use ecarto_tests::{TestApp, browser::Browser};
+use ecarto_tests::{
+    TestApp,
+    browser::{Browser, sign_in_by_email},
+};
 
-use super::report_pages::sign_in_by_email;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_collectivite_fixes_its_file_in_the_browser_and_sends_it() {

@@ -2,6 +2,7 @@
 //! The integration suite: black-box tests through the real router, on SQLite or PostgreSQL
 //! depending on `DATABASE_URL`.
 
+mod admin_pages;
 mod authorization;
 mod contribution_pages;
 mod exports;

@@ -6,9 +6,11 @@
 //! is published, the rest is not. Every page passes axe-core.
 
 use axum::http::{Method, StatusCode};
-use ecarto_tests::{Session, TestApp, browser::Browser};
+use ecarto_tests::{
+    Session, TestApp,
+    browser::{Browser, sign_in_by_email},
+};
 
-use super::report_pages::sign_in_by_email;
 
 async fn send_inventory(app: &TestApp, agent: &Session, name: &str, csv: &str) -> i64 {
     let res = app
