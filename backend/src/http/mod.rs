@@ -13,7 +13,7 @@ mod admin_pages;
 pub mod auth;
 mod catalog;
 mod contribution_pages;
-mod datasets;
+pub(crate) mod datasets;
 mod exports;
 mod harvest;
 mod health;

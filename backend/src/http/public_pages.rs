@@ -7,6 +7,7 @@ use axum::{
     extract::{Path, Query, State},
     routing::get,
 };
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 
 use super::ui::{PageResult, page};
@@ -38,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .route("/etablissements", get(search))
         .route("/etablissements/{uai}", get(school))
         .route("/telechargements", get(downloads))
+        .route("/telechargements/changements", get(changelog))
         .route("/carte", get(map))
 }
 
@@ -492,6 +494,67 @@ async fn downloads(State(state): State<AppState>) -> PageResult {
             "versions": versions,
             "latest": latest,
             "licence_url": LICENCE_URL,
+        }),
+    )
+}
+
+#[derive(Deserialize, Default)]
+struct ChangelogParams {
+    de: Option<String>,
+    a: Option<String>,
+    page: Option<u64>,
+}
+
+/// What changed between any two versions, school by school: the value before and after and
+/// the source of the new one. No contributor is named: sources are kinds (annuaire, ETIC,
+/// contribution relue).
+async fn changelog(State(state): State<AppState>, Query(p): Query<ChangelogParams>) -> PageResult {
+    const PER_PAGE: u64 = 50;
+    let page_n = p.page.unwrap_or(1).max(1);
+    let between =
+        super::datasets::between(&state, p.de.as_deref(), p.a.as_deref(), page_n, PER_PAGE).await?;
+    let catalog = Catalog::get();
+    let uais: Vec<String> = between
+        .changes
+        .iter()
+        .map(|c| c.change().uai.clone())
+        .collect();
+    let names: std::collections::HashMap<String, String> = crate::entities::school::Entity::find()
+        .filter(crate::entities::school::Column::Uai.is_in(uais))
+        .all(&state.db)
+        .await
+        .map_err(AppError::from)?
+        .into_iter()
+        .map(|s| (s.uai, s.name))
+        .collect();
+    let rows: Vec<serde_json::Value> = between
+        .changes
+        .iter()
+        .map(|c| {
+            let ch = c.change();
+            serde_json::json!({
+                "uai": ch.uai,
+                "school": names.get(&ch.uai),
+                "field": catalog.field(&ch.field).map_or(ch.field.clone(), |f| f.label_fr.to_owned()),
+                "old": ch.old.as_ref().map_or("non communiqué".to_owned(), |v| display::value(&ch.field, v)),
+                "new": ch.new.as_ref().map_or("non communiqué".to_owned(), |v| display::value(&ch.field, v)),
+                "source": c.new_source().map(|s| display::source(&s.source)),
+            })
+        })
+        .collect();
+    let pages = between.total_schools.div_ceil(PER_PAGE).max(1);
+    page(
+        "changelog.html",
+        "/telechargements",
+        serde_json::json!({
+            "from": between.from,
+            "to": between.to,
+            "schools": between.total_schools,
+            "rows": rows,
+            "page": page_n,
+            "pages": pages,
+            "previous": (page_n > 1).then(|| page_n - 1),
+            "next": (page_n < pages).then_some(page_n + 1),
         }),
     )
 }

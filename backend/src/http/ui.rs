@@ -33,6 +33,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     template!("search.html"),
     template!("school.html"),
     template!("downloads.html"),
+    template!("changelog.html"),
     template!("map.html"),
     template!("report.html"),
     template!("my_reports.html"),

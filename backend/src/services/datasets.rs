@@ -760,6 +760,87 @@ pub struct Change {
     pub new_provenance: Option<ProvenanceId>,
 }
 
+/// What changed from version `from` to version `to` (`from` < `to`), school by school in UAI
+/// order, paginated by school: each field's value in `from` and in `to`, whatever versions in
+/// between touched it (a value changed and changed back is no change).
+pub async fn changes_between<C: ConnectionTrait>(
+    db: &C,
+    from: i32,
+    to: i32,
+    page: u64,
+    per_page: u64,
+) -> Result<(u64, Vec<Change>), DbErr> {
+    let in_range = Condition::all()
+        .add(school_revision::Column::Version.gt(from))
+        .add(school_revision::Column::Version.lte(to));
+    let schools = school_revision::Entity::find()
+        .select_only()
+        .column(school_revision::Column::Uai)
+        .distinct()
+        .filter(in_range.clone())
+        .order_by_asc(school_revision::Column::Uai);
+    let total_schools = schools.clone().into_tuple::<String>().count(db).await?;
+    let uais: Vec<String> = schools
+        .into_tuple::<String>()
+        .paginate(db, per_page)
+        .fetch_page(page.saturating_sub(1))
+        .await?;
+    let revisions = school_revision::Entity::find()
+        .filter(in_range)
+        .filter(school_revision::Column::Uai.is_in(uais))
+        .order_by_asc(school_revision::Column::Uai)
+        .order_by_asc(school_revision::Column::Version)
+        .all(db)
+        .await?;
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < revisions.len() {
+        let uai = revisions[i].uai.clone();
+        // Each field's value before the range: from the first revision in it that touched it.
+        let mut before: BTreeMap<String, Option<StoredValue>> = BTreeMap::new();
+        let mut last = &revisions[i];
+        while i < revisions.len() && revisions[i].uai == uai {
+            let r = &revisions[i];
+            let changes: Option<BTreeMap<String, Option<StoredValue>>> =
+                serde_json::from_str(&r.changes).map_err(|e| DbErr::Custom(e.to_string()))?;
+            match changes {
+                Some(c) => {
+                    for (field, old) in c {
+                        before.entry(field).or_insert(old);
+                    }
+                }
+                None => {
+                    // Created in the range: nothing before.
+                    let record: SchoolRecord =
+                        serde_json::from_str(&r.data).map_err(|e| DbErr::Custom(e.to_string()))?;
+                    for k in record.0.keys() {
+                        before.entry(k.clone().into_owned()).or_insert(None);
+                    }
+                }
+            }
+            last = r;
+            i += 1;
+        }
+        let record: SchoolRecord =
+            serde_json::from_str(&last.data).map_err(|e| DbErr::Custom(e.to_string()))?;
+        for (field, old) in before {
+            let after = record.0.get(field.as_str());
+            if old.as_ref().map(|o| &o.0) == after.map(|a| &a.0) {
+                continue;
+            }
+            out.push(Change {
+                uai: uai.clone(),
+                old: old.as_ref().map(|b| b.0.clone()),
+                old_provenance: old.as_ref().map(|b| b.1),
+                new: after.map(|a| a.0.clone()),
+                new_provenance: after.map(|a| a.1),
+                field,
+            });
+        }
+    }
+    Ok((total_schools, out))
+}
+
 /// The changelog of one version, school by school in UAI order, paginated by school.
 pub async fn changes<C: ConnectionTrait>(
     db: &C,

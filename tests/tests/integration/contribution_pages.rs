@@ -10,7 +10,6 @@ use ecarto_tests::{
     browser::{Browser, sign_in_by_email},
 };
 
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_collectivite_fixes_its_file_in_the_browser_and_sends_it() {
     let app = TestApp::with_sample(|_| {}).await;

@@ -11,7 +11,6 @@ use ecarto_tests::{
     browser::{Browser, sign_in_by_email},
 };
 
-
 async fn send_inventory(app: &TestApp, agent: &Session, name: &str, csv: &str) -> i64 {
     let res = app
         .call_raw(

@@ -139,6 +139,72 @@ async fn a_visitor_goes_from_the_home_page_to_a_school_and_to_the_downloads() {
     );
     browser.assert_accessible("téléchargements").await;
     browser.screenshot("visiteur-5-telechargements").await;
+
+    // The changelog between two versions (by default the two latest).
+    let see = browser
+        .find("form[action='/telechargements/changements'] button")
+        .await;
+    browser.click(&see).await;
+    let changes = browser.wait_for_text("Ce qui a changé de la version").await;
+    assert!(
+        changes.contains("ont touché") && changes.contains("Version"),
+        "{changes}"
+    );
+    browser
+        .assert_accessible("changements entre deux versions")
+        .await;
+    browser.screenshot("visiteur-6-changements").await;
+}
+
+#[tokio::test]
+async fn the_changelog_between_two_versions_gives_each_value_before_and_after() {
+    let app = TestApp::new().await;
+    let a = ecarto_tests::uai("0350001");
+    let b = ecarto_tests::uai("0350002");
+    let name = |n: &str| vec![("appellation_officielle", serde_json::json!(n))];
+    // 1: both created; 2: a renamed; 3: a renamed back, b renamed.
+    app.publish(
+        "annuaire",
+        Some("2026-01-01"),
+        vec![(&a, name("Collège A")), (&b, name("Collège B"))],
+    )
+    .await;
+    app.publish(
+        "annuaire",
+        Some("2026-02-01"),
+        vec![(&a, name("Collège A2"))],
+    )
+    .await;
+    app.publish(
+        "annuaire",
+        Some("2026-03-01"),
+        vec![(&a, name("Collège A")), (&b, name("Collège B3"))],
+    )
+    .await;
+    let between = app.get("/api/v1/datasets/changes?from=1&to=3").await;
+    between.assert_status(StatusCode::OK);
+    let j = between.json();
+    // a changed and changed back: no change from 1 to 3; b's name did change.
+    assert_eq!(j["total_schools"], 2, "{j}");
+    let changes = j["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{j}");
+    assert_eq!(changes[0]["uai"], b.as_str());
+    assert_eq!(changes[0]["old"], "Collège B");
+    assert_eq!(changes[0]["new"], "Collège B3");
+    let j = app.get("/api/v1/datasets/changes?from=1&to=2").await.json();
+    assert_eq!(j["changes"][0]["new"], "Collège A2", "{j}");
+    let page = app.get("/telechargements/changements?de=1&a=3").await;
+    page.assert_status(StatusCode::OK);
+    assert!(page.text().contains("Collège B3"), "{}", page.text());
+    for (query, status, words) in [
+        ("from=3&to=1", StatusCode::BAD_REQUEST, "plus ancienne"),
+        ("from=1&to=9", StatusCode::NOT_FOUND, "version 9"),
+        ("from=x&to=", StatusCode::BAD_REQUEST, "numéro de version"),
+    ] {
+        let r = app.get(&format!("/api/v1/datasets/changes?{query}")).await;
+        r.assert_status(status);
+        assert!(r.text().contains(words), "{query}: {}", r.text());
+    }
 }
 
 #[tokio::test]
