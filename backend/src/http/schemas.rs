@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
-use crate::validation::render::{PAGE_STYLE, escape};
+use crate::validation::render::escape;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -150,7 +150,7 @@ async fn template(Path((name, version)): Path<(String, String)>) -> AppResult<Re
 
 async fn index_page() -> Html<String> {
     let mut o = format!(
-        "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>Schémas de contribution – eCarto</title><style>{PAGE_STYLE}</style></head><body><h1>Schémas de contribution</h1><p>Chaque fichier envoyé à eCarto est vérifié selon l'un de ces schémas. Vous pouvez vérifier un fichier avant de l'envoyer : <code>POST /api/v1/validate/&lt;schéma&gt;</code>.</p><ul>"
+        "<p>Chaque fichier envoyé à eCarto est vérifié selon l'un de ces schémas. Vous pouvez vérifier un fichier avant de l'envoyer, depuis la page de son schéma ou par <code>POST /api/v1/validate/&lt;schéma&gt;</code>, et l'envoyer depuis <a href=\"/contribuer\">Contribuer</a>.</p><ul>"
     );
     for s in Registry::embedded().latest() {
         let _ = write!(
@@ -162,8 +162,8 @@ async fn index_page() -> Html<String> {
             d = escape(&s.description)
         );
     }
-    o.push_str("</ul></body></html>\n");
-    Html(o)
+    o.push_str("</ul>");
+    super::ui::content_page("/contribuer", "Schémas de contribution", &o)
 }
 
 fn kind_label(k: &ColumnKind) -> String {
@@ -224,8 +224,7 @@ async fn documentation(Path((name, version)): Path<(String, String)>) -> AppResu
     let mut o = String::new();
     let _ = write!(
         o,
-        "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>{t} – schéma {id}</title><style>{PAGE_STYLE}</style></head><body><p><a href=\"/schemas\">Schémas de contribution</a></p><h1>{t}</h1><p>Schéma <code>{id}</code>. {d}</p>",
-        t = escape(&s.title),
+        "<nav class=\"breadcrumb\" aria-label=\"Vous êtes ici\"><ol><li><a href=\"/schemas\">Schémas de contribution</a></li><li aria-current=\"page\">{id}</li></ol></nav><p>Schéma <code>{id}</code>. {d}</p>",
         id = escape(&s.id()),
         d = escape(&s.description)
     );
@@ -237,11 +236,11 @@ async fn documentation(Path((name, version)): Path<(String, String)>) -> AppResu
     );
     let _ = write!(
         o,
-        "<h2>Vérifier un fichier</h2><form method=\"post\" enctype=\"multipart/form-data\" action=\"/api/v1/validate/{}@v{}\"><p><label>Fichier (CSV, XLSX ou JSON) : <input type=\"file\" name=\"file\" required></label></p><p><label>Rapport : <select name=\"format\"><option value=\"html\">page à lire</option><option value=\"xlsx\">mon fichier annoté (XLSX)</option><option value=\"csv\">mon fichier annoté (CSV)</option><option value=\"json\">JSON</option></select></label></p><p><button type=\"submit\">Vérifier</button></p></form>",
+        "<h2>Vérifier un fichier</h2><form method=\"post\" enctype=\"multipart/form-data\" action=\"/api/v1/validate/{}@v{}\"><p><label for=\"file\">Fichier (CSV, XLSX ou JSON)</label><input type=\"file\" id=\"file\" name=\"file\" required></p><p><label for=\"format\">Rapport</label><select id=\"format\" name=\"format\"><option value=\"html\">page à lire</option><option value=\"xlsx\">mon fichier annoté (XLSX)</option><option value=\"csv\">mon fichier annoté (CSV)</option><option value=\"json\">JSON</option></select></p><p><button type=\"submit\">Vérifier</button></p></form>",
         s.name, s.version
     );
     o.push_str("<h2>Comment remplir le fichier</h2><ul><li>CSV (séparateur « ; », « , » ou tabulation ; UTF-8 ou Windows-1252), classeur XLSX (la feuille nommée comme le schéma, sinon la première) ou JSON (tableau d'objets).</li><li>La première ligne porte les noms des colonnes ; majuscules, accents, espaces et tirets bas n'ont pas d'importance, et l'intitulé de la colonne est aussi reconnu.</li><li>Une case vide signifie « non renseigné ». Les colonnes inconnues sont signalées puis ignorées.</li><li>Chaque ligne est vérifiée séparément : les lignes valides peuvent être retenues pendant que les autres sont corrigées.</li></ul>");
-    o.push_str("<h2>Colonnes</h2><table><tr><th>Colonne</th><th>Intitulé</th><th>Obligatoire</th><th>Type</th><th>Contraintes</th><th>Description</th><th>Exemple</th><th>Champ publié</th></tr>");
+    o.push_str("<h2>Colonnes</h2><div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Colonnes du schéma (défilement horizontal)\"><table><caption class=\"small muted\">Les colonnes du fichier, dans l'ordre du modèle</caption><thead><tr><th scope=\"col\">Colonne</th><th scope=\"col\">Intitulé</th><th scope=\"col\">Obligatoire</th><th scope=\"col\">Type</th><th scope=\"col\">Contraintes</th><th scope=\"col\">Description</th><th scope=\"col\">Exemple</th><th scope=\"col\">Champ publié</th></tr></thead><tbody>");
     for c in &s.columns {
         let published = match &c.field {
             FieldMapping::None => "—".to_owned(),
@@ -258,7 +257,7 @@ async fn documentation(Path((name, version)): Path<(String, String)>) -> AppResu
         };
         let _ = write!(
             o,
-            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><th scope=\"row\"><code>{}</code></th><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&c.name),
             escape(&c.title),
             if c.required { "oui" } else { "non" },
@@ -272,7 +271,7 @@ async fn documentation(Path((name, version)): Path<(String, String)>) -> AppResu
             published
         );
     }
-    o.push_str("</table>");
+    o.push_str("</tbody></table></div>");
     if !s.rules.is_empty() {
         o.push_str("<h2>Règles entre colonnes</h2><ul>");
         for r in &s.rules {
@@ -304,6 +303,5 @@ async fn documentation(Path((name, version)): Path<(String, String)>) -> AppResu
             escape(&s.school_types.join(", "))
         );
     }
-    o.push_str("</body></html>\n");
-    Ok(Html(o))
+    Ok(super::ui::content_page("/contribuer", &s.title, &o))
 }

@@ -68,6 +68,7 @@ async fn an_admin_approves_a_request_gives_competence_runs_a_job_and_reads_the_l
         .await;
     sign_in_by_email(&app, &browser, &base, AGENT).await;
     browser.wait_for_text("Organisation non reconnue").await;
+    browser.assert_accessible("demande d'accès").await;
     let siret = browser.find("input[name=siret]").await;
     browser.send_keys(&siret, SIRET).await;
     let message = browser.find("textarea[name=message]").await;
@@ -79,6 +80,9 @@ async fn an_admin_approves_a_request_gives_competence_runs_a_job_and_reads_the_l
         .await;
     submit(&browser, "form[action='/acces'] button").await;
     browser.wait_for_text("est enregistrée").await;
+    browser
+        .assert_accessible("demande d'accès enregistrée")
+        .await;
     sign_out(&browser, &base).await;
     let before = may_contribute_to_the_lycee(&app).await;
     assert_eq!(before["allowed"], false, "{before}");

@@ -26,12 +26,14 @@ async fn an_agent_checks_a_file_from_the_documentation_page() {
     let link = browser.find("a[href='/schemas']").await;
     browser.click(&link).await;
     browser.wait_for_text("Schémas de contribution").await;
+    browser.assert_accessible("schémas de contribution").await;
     let inventory = browser
         .find("a[href='/schemas/inventaire-equipement/v1']")
         .await;
     browser.click(&inventory).await;
     let doc = browser.wait_for_text("Règles entre colonnes").await;
     assert!(doc.contains("nb_terminaux_moins_5_ans") && doc.contains("Vérifier un fichier"));
+    browser.assert_accessible("documentation d'un schéma").await;
 
     // The agent's file, from their spreadsheet: Windows-1252, `;`, a French date, two errors.
     let file = app.dir.path().join("inventaire école.csv");

@@ -16,11 +16,13 @@ async fn an_agent_signs_in_with_an_e_mail_link_and_signs_out() {
     let link = browser.find("a[href='/connexion']").await;
     browser.click(&link).await;
     browser.wait_for_text("Recevoir un lien de connexion").await;
+    browser.assert_accessible("connexion").await;
     let email = browser.find("input[name=email]").await;
     browser.send_keys(&email, "agent@exemple.fr").await;
     let submit = browser.find("form button").await;
     browser.click(&submit).await;
     browser.wait_for_text("Vérifiez votre messagerie").await;
+    browser.assert_accessible("lien envoyé").await;
 
     let mails = wait_for_messages(&app.dir.path().join("outbox"), 1);
     let link = link_in(&mails[0], "http://127.0.0.1:8080/auth/email/confirm?token=")
