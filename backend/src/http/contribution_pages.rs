@@ -41,7 +41,14 @@ pub fn router() -> Router<AppState> {
             "/contribuer/{schema}",
             post(upload).layer(DefaultBodyLimit::disable()),
         )
-        .route("/contribuer/{schema}/modele-pre-rempli.csv", get(prefilled))
+        .route(
+            "/contribuer/{schema}/modele-pre-rempli.csv",
+            get(|state, caller, Path(schema)| prefilled(state, caller, schema, false)),
+        )
+        .route(
+            "/contribuer/{schema}/modele-pre-rempli.xlsx",
+            get(|state, caller, Path(schema)| prefilled(state, caller, schema, true)),
+        )
         .route("/contribuer/brouillons/{id}", get(draft))
         .route("/contribuer/brouillons/{id}/corriger", post(fix_cells))
         .route("/contribuer/brouillons/{id}/remplacer", post(replace))
@@ -113,34 +120,50 @@ async fn index(
     .into_response())
 }
 
+/// The pre-filled template, as CSV or as a workbook.
 async fn prefilled(
     State(state): State<AppState>,
     caller: OptionalCaller,
-    Path(schema): Path<String>,
+    schema: String,
+    xlsx: bool,
 ) -> Result<Response, PageError> {
     let Some(caller) = caller.0 else {
         return Ok(sign_in("/contribuer"));
     };
-    let (csv, _) = drafts::prefilled_template(&state.db, &caller.actor, &schema).await?;
+    let (bytes, kind, ext) = match xlsx {
+        false => {
+            let (csv, _) = drafts::prefilled_template(&state.db, &caller.actor, &schema).await?;
+            (csv.into_bytes(), "text/csv; charset=utf-8", "csv")
+        }
+        true => {
+            let (s, uais) = drafts::prefilled_schools(&state.db, &caller.actor, &schema).await?;
+            let book = tokio::task::spawn_blocking(move || render::template_xlsx(s, &uais))
+                .await
+                .map_err(AppError::internal)?
+                .map_err(AppError::internal)?;
+            (book, XLSX, "xlsx")
+        }
+    };
     let name = Registry::embedded()
         .resolve(&schema)
         .map_or(schema.clone(), |s| s.name.clone());
     Ok((
         [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/csv; charset=utf-8"),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static(kind)),
             (
                 header::CONTENT_DISPOSITION,
-                HeaderValue::from_str(&format!("attachment; filename=\"{name}-a-completer.csv\""))
-                    .map_err(AppError::internal)?,
+                HeaderValue::from_str(&format!(
+                    "attachment; filename=\"{name}-a-completer.{ext}\""
+                ))
+                .map_err(AppError::internal)?,
             ),
         ],
-        csv,
+        bytes,
     )
         .into_response())
 }
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// The file input of the « Contribuer » page (multipart; the CSRF token comes in the query,
 /// as the guard reads it there for uploads).
@@ -554,11 +577,7 @@ async fn download(
             .map_err(AppError::internal)?
             .map_err(|e| AppError::Unprocessable(e.to_string()))?;
             if xlsx {
-                (
-                    out,
-                    format!("{stem}-annote.xlsx"),
-                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                )
+                (out, format!("{stem}-annote.xlsx"), XLSX)
             } else {
                 (out, format!("{stem}-annote.csv"), "text/csv; charset=utf-8")
             }

@@ -365,6 +365,17 @@ pub fn document(base_url: &str) -> Value {
                 ],
                 "responses": ok("Les modifications", json!({"application/json": {}}))
             }},
+            "/api/v1/datasets/changes": {"get": {
+                "tags": ["versions"],
+                "summary": "Ce qui a changé entre deux versions : la valeur de chaque champ dans l'une et dans l'autre, quelles que soient les versions intermédiaires",
+                "parameters": [
+                    param("from", "query", "Version de départ", json!({"type": "integer"})),
+                    param("to", "query", "Version d'arrivée, plus récente", json!({"type": "integer"})),
+                    param("page", "query", "Page (par établissement)", json!({"type": "integer", "minimum": 1})),
+                    param("per_page", "query", "Établissements par page (1 à 1000)", json!({"type": "integer"}))
+                ],
+                "responses": ok("Les modifications", json!({"application/json": {}}))
+            }},
             "/api/v1/exports/schools.csv": export("text/csv", "Export CSV (UTF-8, séparateur ;, une colonne par champ du catalogue)"),
             "/api/v1/exports/schools.json": export("application/json", "Export JSON"),
             "/api/v1/exports/schools.geojson": export("application/geo+json", "Export GeoJSON"),
@@ -375,6 +386,7 @@ pub fn document(base_url: &str) -> Value {
             "/api/v1/schemas/{name}/{version}": {"get": {"tags": ["schémas"], "summary": "Le schéma JSON (2020-12) d'une version", "parameters": [param("name", "path", "Nom du schéma", json!({"type": "string"})), param("version", "path", "v1, v2…", json!({"type": "string"}))], "responses": ok("Le schéma", json!({"application/schema+json": {}}))}},
             "/api/v1/schemas/{name}/{version}/table-schema.json": {"get": {"tags": ["schémas"], "summary": "Le Table Schema généré (convention schema.data.gouv.fr)", "parameters": [param("name", "path", "Nom du schéma", json!({"type": "string"})), param("version", "path", "v1, v2…", json!({"type": "string"}))], "responses": ok("Table Schema", json!({"application/json": {}}))}},
             "/api/v1/schemas/{name}/{version}/template.csv": {"get": {"tags": ["schémas"], "summary": "Un modèle CSV : les en-têtes et une ligne d'exemple", "parameters": [param("name", "path", "Nom du schéma", json!({"type": "string"})), param("version", "path", "v1, v2…", json!({"type": "string"}))], "responses": ok("Le modèle", json!({"text/csv": {}}))}},
+            "/api/v1/schemas/{name}/{version}/template.xlsx": {"get": {"tags": ["schémas"], "summary": "Le même modèle en classeur XLSX : la description de chaque colonne en note, une liste déroulante sur les colonnes codées", "parameters": [param("name", "path", "Nom du schéma", json!({"type": "string"})), param("version", "path", "v1, v2…", json!({"type": "string"}))], "responses": ok("Le modèle", json!({"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}))}},
             "/api/v1/validate/{schema}": {"post": {
                 "tags": ["schémas"],
                 "summary": "Vérifier un fichier avant de l'envoyer (sans authentification) : CSV, XLSX ou JSON, en multipart (champ file) ou en corps brut",

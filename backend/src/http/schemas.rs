@@ -31,6 +31,10 @@ pub fn router() -> Router<AppState> {
             "/api/v1/schemas/{name}/{version}/template.csv",
             get(template),
         )
+        .route(
+            "/api/v1/schemas/{name}/{version}/template.xlsx",
+            get(template_xlsx),
+        )
         .route("/schemas", get(index_page))
         .route("/schemas/{name}/{version}", get(documentation))
 }
@@ -53,6 +57,7 @@ fn links(base: &str, s: &Schema) -> Value {
         "json_schema": p,
         "table_schema": format!("{p}/table-schema.json"),
         "template": format!("{p}/template.csv"),
+        "template_xlsx": format!("{p}/template.xlsx"),
         "documentation": format!("{base}/schemas/{}/v{}", s.name, s.version),
         "validate": format!("{base}/api/v1/validate/{}@v{}", s.name, s.version),
     })
@@ -148,6 +153,32 @@ async fn template(Path((name, version)): Path<(String, String)>) -> AppResult<Re
         .into_response())
 }
 
+/// The same template as a workbook: notes on the headers, drop-down lists on coded columns.
+async fn template_xlsx(Path((name, version)): Path<(String, String)>) -> AppResult<Response> {
+    let s = find(&name, &version)?;
+    let book = crate::validation::render::template_xlsx(s, &[]).map_err(AppError::internal)?;
+    let disposition = format!(
+        "attachment; filename=\"{}-v{}-modele.xlsx\"",
+        s.name, s.version
+    );
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                ),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_str(&disposition).map_err(AppError::internal)?,
+            ),
+        ],
+        book,
+    )
+        .into_response())
+}
+
 async fn index_page() -> Html<String> {
     let mut o = format!(
         "<p>Chaque fichier envoyé à eCarto est vérifié selon l'un de ces schémas. Vous pouvez vérifier un fichier avant de l'envoyer, depuis la page de son schéma ou par <code>POST /api/v1/validate/&lt;schéma&gt;</code>, et l'envoyer depuis <a href=\"/contribuer\">Contribuer</a>.</p><ul>"
@@ -231,7 +262,7 @@ async fn documentation(Path((name, version)): Path<(String, String)>) -> AppResu
     let p = format!("/api/v1/schemas/{}/v{}", s.name, s.version);
     let _ = write!(
         o,
-        "<p>Téléchargements : <a href=\"{p}/template.csv\">modèle CSV</a> · <a href=\"{p}\">schéma JSON</a> · <a href=\"{p}/table-schema.json\">Table Schema</a>. Vérifier un fichier : <code>POST /api/v1/validate/{}@v{}</code> ou <code>ecarto validate --schema {}@v{} FICHIER</code>.</p>",
+        "<p>Téléchargements : <a href=\"{p}/template.csv\">modèle CSV</a> · <a href=\"{p}/template.xlsx\">modèle XLSX</a> · <a href=\"{p}\">schéma JSON</a> · <a href=\"{p}/table-schema.json\">Table Schema</a>. Vérifier un fichier : <code>POST /api/v1/validate/{}@v{}</code> ou <code>ecarto validate --schema {}@v{} FICHIER</code>.</p>",
         s.name, s.version, s.name, s.version
     );
     let _ = write!(

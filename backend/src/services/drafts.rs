@@ -381,14 +381,13 @@ fn schema_fields(schema: &Schema) -> BTreeSet<String> {
     out
 }
 
-/// The template of `schema` pre-filled with the schools of the person's competence that miss
-/// one of the values it gives (the to-do list of `completeness::missing`): one row per school,
-/// its UAI filled in, the rest to complete. Also gives how many schools.
-pub async fn prefilled_template(
+/// The schools a pre-filled template of `schema` lists: those of the person's competence that
+/// miss one of the values it gives (the to-do list of `completeness::missing`), in UAI order.
+pub async fn prefilled_schools(
     db: &DatabaseConnection,
     actor: &Actor,
     schema: &str,
-) -> AppResult<(String, usize)> {
+) -> AppResult<(&'static Schema, Vec<String>)> {
     let schema = Registry::embedded()
         .resolve(schema)
         .map_err(|e| AppError::bad_request("schema", e.to_string()))?;
@@ -429,6 +428,17 @@ pub async fn prefilled_template(
             }
         }
     }
+    Ok((schema, schools.into_keys().collect()))
+}
+
+/// The template of `schema` pre-filled with [`prefilled_schools`]: one row per school, its UAI
+/// filled in, the rest to complete (CSV, UTF-8 with BOM, `;`). Also gives how many schools.
+pub async fn prefilled_template(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    schema: &str,
+) -> AppResult<(String, usize)> {
+    let (schema, schools) = prefilled_schools(db, actor, schema).await?;
     let uai_column = schema.columns.iter().position(|c| c.uai).unwrap_or(0);
     let mut w = csv::WriterBuilder::new()
         .delimiter(b';')
@@ -436,7 +446,7 @@ pub async fn prefilled_template(
     w.write_record(schema.columns.iter().map(|c| c.name.as_str()))
         .map_err(AppError::internal)?;
     let mut row = vec![String::new(); schema.columns.len()];
-    for uai in schools.keys() {
+    for uai in &schools {
         row[uai_column] = uai.clone();
         w.write_record(&row).map_err(AppError::internal)?;
     }

@@ -405,3 +405,61 @@ fn col(i: usize) -> u16 {
 fn sheet_name(name: &str) -> String {
     name.chars().take(31).collect()
 }
+
+/// A schema's template as an XLSX workbook: its columns in bold, each with its description
+/// as a note, a drop-down list on the coded columns, then either an example row or one row
+/// per UAI given (a pre-filled template, the rest to complete).
+pub fn template_xlsx(schema: &Schema, uais: &[String]) -> Result<Vec<u8>, FileError> {
+    use rust_xlsxwriter::{DataValidation, Format as XFormat, Note, Workbook};
+    let x =
+        |e: rust_xlsxwriter::XlsxError| FileError::Unusable(format!("écriture du modèle : {e}"));
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name(sheet_name(&schema.name)).map_err(x)?;
+    let bold = XFormat::new().set_bold();
+    let rows = u32::try_from(uais.len()).unwrap_or(u32::MAX).max(1000);
+    for (i, c) in schema.columns.iter().enumerate() {
+        sheet
+            .write_string_with_format(0, col(i), &c.name, &bold)
+            .map_err(x)?;
+        let mut text = format!("{} : {}", c.title, c.description);
+        if c.required {
+            text.push_str(" (obligatoire)");
+        }
+        sheet
+            .insert_note(0, col(i), &Note::new(text).set_author("eCarto"))
+            .map_err(x)?;
+        sheet
+            .set_column_width(col(i), (c.name.chars().count() + 4).max(12) as f64)
+            .map_err(x)?;
+        // Excel limits a list written in the rule to 255 characters; longer ones stay free.
+        if !c.allowed.is_empty()
+            && let Ok(list) = DataValidation::new().allow_list_strings(&c.allowed)
+        {
+            let list = list
+                .set_error_title("Valeur non prévue")
+                .map_err(x)?
+                .set_error_message(format!("Valeurs possibles : {}", c.allowed.join(", ")))
+                .map_err(x)?;
+            sheet
+                .add_data_validation(1, col(i), rows, col(i), &list)
+                .map_err(x)?;
+        }
+    }
+    if uais.is_empty() {
+        for (i, c) in schema.columns.iter().enumerate() {
+            if let Some(e) = c.examples.first() {
+                sheet
+                    .write_string(1, col(i), ecarto_contrib_schemas::show(e))
+                    .map_err(x)?;
+            }
+        }
+    } else {
+        let at = schema.columns.iter().position(|c| c.uai).unwrap_or(0);
+        for (r, uai) in uais.iter().enumerate() {
+            let r = u32::try_from(r + 1).unwrap_or(u32::MAX);
+            sheet.write_string(r, col(at), uai).map_err(x)?;
+        }
+    }
+    book.save_to_buffer().map_err(x)
+}

@@ -235,3 +235,91 @@ async fn a_collectivite_fixes_its_file_in_the_browser_and_sends_it() {
     browser.assert_accessible("mes contributions").await;
     browser.screenshot("collectivite-5-mes-contributions").await;
 }
+
+/// The first row's cells of a workbook's first sheet, and its column of UAIs below.
+fn read_book(bytes: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
+    use calamine::{Reader, Xlsx};
+    let mut book = Xlsx::new(std::io::Cursor::new(bytes.to_vec())).expect("a workbook");
+    let name = book.sheet_names()[0].clone();
+    let range = book.worksheet_range(&name).expect("its sheet");
+    let mut rows = range
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect::<Vec<_>>());
+    let header = rows.next().unwrap_or_default();
+    (header, rows.collect())
+}
+
+#[tokio::test]
+async fn the_templates_come_as_workbooks_too_and_the_prefilled_one_lists_the_same_schools() {
+    use axum::http::{Method, StatusCode};
+    let app = TestApp::with_sample(|_| {}).await;
+    let agent = app
+        .session_for(
+            "numerique@ille-et-vilaine.fr",
+            Some("departement:35"),
+            &["contributor"],
+            &[],
+        )
+        .await;
+    let schema = ecarto_contrib_schemas::Registry::embedded()
+        .resolve("inventaire-equipement")
+        .unwrap();
+    let columns: Vec<String> = schema.columns.iter().map(|c| c.name.clone()).collect();
+
+    let empty = app
+        .get("/api/v1/schemas/inventaire-equipement/v1/template.xlsx")
+        .await;
+    empty.assert_status(StatusCode::OK);
+    let (header, rows) = read_book(&empty.body);
+    assert_eq!(header, columns);
+    let at = |n: &str| columns.iter().position(|c| c == n).unwrap();
+    assert_eq!(rows[0][at("nb_terminaux")], "48", "the example row");
+
+    let csv = app
+        .call(
+            Some(&agent),
+            Method::GET,
+            "/contribuer/inventaire-equipement@v1/modele-pre-rempli.csv",
+            None,
+        )
+        .await;
+    csv.assert_status(StatusCode::OK);
+    let from_csv: Vec<String> = csv
+        .text()
+        .trim_start_matches('\u{feff}')
+        .lines()
+        .skip(1)
+        .map(|l| l.split(';').next().unwrap().to_owned())
+        .collect();
+    let book = app
+        .call(
+            Some(&agent),
+            Method::GET,
+            "/contribuer/inventaire-equipement@v1/modele-pre-rempli.xlsx",
+            None,
+        )
+        .await;
+    book.assert_status(StatusCode::OK);
+    let (header, rows) = read_book(&book.body);
+    assert_eq!(header, columns);
+    let from_book: Vec<String> = rows.iter().map(|r| r[at("uai")].clone()).collect();
+    assert!(from_book.len() > 20, "{from_book:?}");
+    assert_eq!(from_book, from_csv);
+
+    // Without an organisation there is no competence to pre-fill from: said, not an empty file.
+    let parent = app.session_for("parent@exemple.fr", None, &[], &[]).await;
+    let refused = app
+        .call(
+            Some(&parent),
+            Method::GET,
+            "/contribuer/inventaire-equipement@v1/modele-pre-rempli.csv",
+            None,
+        )
+        .await;
+    refused.assert_status(StatusCode::FORBIDDEN);
+    assert!(
+        refused.text().contains("organisation"),
+        "{}",
+        refused.text()
+    );
+}

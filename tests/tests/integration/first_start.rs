@@ -76,6 +76,12 @@ async fn first_start_loads_the_real_sample_and_every_documented_endpoint_answers
             .replace("{n}", "2")
             .replace("{name}", "inventaire-equipement")
             .replace("{version}", "v1");
+        // A path whose query parameters are required.
+        let uri = if uri == "/api/v1/datasets/changes" {
+            format!("{uri}?from=1&to=2")
+        } else {
+            uri
+        };
         let res = app.get(&uri).await;
         assert_eq!(res.status, StatusCode::OK, "{uri}: {}", res.text());
     }
