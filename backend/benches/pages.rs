@@ -179,6 +179,11 @@ async fn fixtures(state: &AppState) -> Vec<(&'static str, String, Option<String>
         &[],
     )
     .await;
+    let (admin, _) = session(state, "admin@exemple.fr", None, &[Role::Admin], &[]).await;
+    let organisation = ecarto::services::organisations::resolve(db, "departement:35")
+        .await
+        .expect("the département's organisation")
+        .id;
     let (moderator, _) = session(
         state,
         "moderation@ac-rennes.fr",
@@ -297,6 +302,39 @@ async fn fixtures(state: &AppState) -> Vec<(&'static str, String, Option<String>
             format!("/moderation/{}", sent.id),
             Some(moderator),
         ),
+        (
+            "changements entre deux versions",
+            "/telechargements/changements?de=1&a=2".into(),
+            none.clone(),
+        ),
+        ("administration", "/admin".into(), Some(admin.clone())),
+        (
+            "demandes d'accès",
+            "/admin/demandes".into(),
+            Some(admin.clone()),
+        ),
+        (
+            "organisations",
+            "/admin/organisations".into(),
+            Some(admin.clone()),
+        ),
+        (
+            "une organisation",
+            format!("/admin/organisations/{organisation}"),
+            Some(admin.clone()),
+        ),
+        (
+            "modérateurs",
+            "/admin/moderateurs".into(),
+            Some(admin.clone()),
+        ),
+        (
+            "moissonnage",
+            "/admin/moissonnage".into(),
+            Some(admin.clone()),
+        ),
+        ("tâches", "/admin/taches".into(), Some(admin.clone())),
+        ("journal", "/admin/journal".into(), Some(admin)),
     ]
 }
 

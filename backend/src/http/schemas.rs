@@ -180,8 +180,8 @@ async fn template_xlsx(Path((name, version)): Path<(String, String)>) -> AppResu
 }
 
 async fn index_page() -> Html<String> {
-    let mut o = format!(
-        "<p>Chaque fichier envoyé à eCarto est vérifié selon l'un de ces schémas. Vous pouvez vérifier un fichier avant de l'envoyer, depuis la page de son schéma ou par <code>POST /api/v1/validate/&lt;schéma&gt;</code>, et l'envoyer depuis <a href=\"/contribuer\">Contribuer</a>.</p><ul>"
+    let mut o = String::from(
+        "<p>Chaque fichier envoyé à eCarto est vérifié selon l'un de ces schémas. Vous pouvez vérifier un fichier avant de l'envoyer, depuis la page de son schéma ou par <code>POST /api/v1/validate/&lt;schéma&gt;</code>, et l'envoyer depuis <a href=\"/contribuer\">Contribuer</a>.</p><ul>",
     );
     for s in Registry::embedded().latest() {
         let _ = write!(
