@@ -241,14 +241,12 @@ async fn validate(
         .collect::<String>();
     match want {
         Wanted::Json => Ok(axum::Json(report).into_response()),
-        Wanted::Html => Ok((
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            )],
-            render::html(&report),
+        Wanted::Html => Ok(super::ui::content_page(
+            "/contribuer",
+            &render::html_title(&report),
+            &render::html_body(&report),
         )
-            .into_response()),
+        .into_response()),
         Wanted::Csv | Wanted::Xlsx => {
             let annotated = tokio::task::spawn_blocking(move || {
                 if want == Wanted::Csv {

@@ -125,21 +125,34 @@ td,th{border:1px solid #ccc;padding:.2rem .5rem;text-align:left;vertical-align:t
 .ok{color:#18753c}.ko{color:#ce0500}.warn{color:#b34000}td.bad{background:#fee9e9}td.warned{background:#fff4e5}\
 .row{margin:1rem 0;padding:.5rem;border-left:4px solid #ce0500}.row.w{border-left-color:#b34000}code{background:#f6f6f6}";
 
+/// The report as a page of its own (the CLI's `--format html`).
 pub fn html(report: &Report) -> String {
-    let mut o = String::new();
-    let _ = write!(
-        o,
-        "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>Rapport de validation – {}</title><style>{PAGE_STYLE}</style></head><body>",
-        escape(&report.schema)
-    );
-    let _ = write!(
-        o,
-        "<h1>Rapport de validation{}</h1><p class=\"{}\"><strong>{}</strong></p><p>Schéma <code>{}</code> ; fichier lu comme : {}.{}</p>",
+    format!(
+        "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>Rapport de validation – {}</title><style>{PAGE_STYLE}</style></head><body><h1>{}</h1>{}</body></html>\n",
+        escape(&report.schema),
+        escape(&html_title(report)),
+        html_body(report)
+    )
+}
+
+/// The report's heading, not escaped.
+pub fn html_title(report: &Report) -> String {
+    format!(
+        "Rapport de validation{}",
         report
             .file
             .as_deref()
-            .map(|f| format!(" de « {} »", escape(f)))
-            .unwrap_or_default(),
+            .map(|f| format!(" de « {f} »"))
+            .unwrap_or_default()
+    )
+}
+
+/// The report below its heading, for a page of the common layout or of its own.
+pub fn html_body(report: &Report) -> String {
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        "<p class=\"{}\"><strong>{}</strong></p><p>Schéma <code>{}</code> ; fichier lu comme : {}.{}</p>",
         if report.valid { "ok" } else { "ko" },
         escape(&summary(report)),
         escape(&report.schema),
@@ -208,9 +221,14 @@ pub fn html(report: &Report) -> String {
                 escape(&f.note)
             );
         }
-        o.push_str("</ul><table><tr>");
+        let _ = write!(
+            o,
+            "</ul><div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Contenu de la {} {row}\"><table><caption>Contenu de la {} {row}</caption><tr>",
+            report.format.row_word(),
+            report.format.row_word()
+        );
         for m in &report.columns {
-            let _ = write!(o, "<th>{}</th>", escape(&m.header));
+            let _ = write!(o, "<th scope=\"col\">{}</th>", escape(&m.header));
         }
         o.push_str("</tr><tr>");
         for (i, cell) in cells.iter().enumerate() {
@@ -229,9 +247,8 @@ pub fn html(report: &Report) -> String {
                 .unwrap_or("");
             let _ = write!(o, "<td{class}>{}</td>", escape(cell));
         }
-        o.push_str("</tr></table></div>");
+        o.push_str("</tr></table></div></div>");
     }
-    o.push_str("</body></html>\n");
     o
 }
 
@@ -252,7 +269,8 @@ fn counts_table(
 ) {
     let _ = write!(
         o,
-        "<table><tr><th>{heading}</th><th>Erreurs</th><th>Avertissements</th></tr>"
+        "<div class=\"table-wrap\"><table><caption>Par {}</caption><tr><th scope=\"col\">{heading}</th><th scope=\"col\">Erreurs</th><th scope=\"col\">Avertissements</th></tr>",
+        heading.to_lowercase()
     );
     for (name, c) in counts {
         let name = if code {
@@ -262,11 +280,11 @@ fn counts_table(
         };
         let _ = write!(
             o,
-            "<tr><td>{name}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><th scope=\"row\">{name}</th><td>{}</td><td>{}</td></tr>",
             c.errors, c.warnings
         );
     }
-    o.push_str("</table>");
+    o.push_str("</table></div>");
 }
 
 fn row_status(report: &Report, row: u64) -> (&'static str, String) {

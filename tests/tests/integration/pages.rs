@@ -72,6 +72,10 @@ async fn an_agent_checks_a_file_from_the_documentation_page() {
     );
     assert!(report.contains("ne figure pas dans l'annuaire"), "{report}");
     assert!(report.contains("préférez le format AAAA-MM-JJ"), "{report}");
+    browser
+        .assert_accessible("rapport de validation (API)")
+        .await;
+    browser.screenshot("agent-rapport-api").await;
 }
 
 /// A rate as the page writes it: `87,3 %`.
