@@ -47,3 +47,58 @@ document.querySelectorAll("form.upload").forEach(function (form) {
     xhr.send(new FormData(form));
   });
 });
+
+// Downloads: a national export is streamed as it is written, so the browser alone shows the
+// bytes received, not how far along it is. Read in the background, the file's lines are
+// counted against the number of schools it will hold; the file is then saved as usual.
+document.querySelectorAll("a.export[data-rows]").forEach(function (link) {
+  link.addEventListener("click", function (event) {
+    if (!window.fetch || !window.ReadableStream || !window.URL || !URL.createObjectURL ||
+        link.dataset.loading) { return; }
+    event.preventDefault();
+    link.dataset.loading = "1";
+    var total = parseInt(link.dataset.rows, 10) || 0;
+    var status = document.getElementById(link.dataset.status);
+    var bar = document.createElement("progress");
+    bar.max = Math.max(total, 1);
+    bar.value = 0;
+    bar.setAttribute("aria-label", "Téléchargement de l'export");
+    var words = document.createElement("span");
+    words.textContent = "Téléchargement en cours… ";
+    if (status) { status.textContent = ""; status.appendChild(words); status.appendChild(bar); }
+    var lines = 0;
+    var parts = [];
+    fetch(link.href).then(function (response) {
+      if (!response.ok || !response.body) { throw new Error(String(response.status)); }
+      var name = (response.headers.get("content-disposition") || "").match(/filename="([^"]+)"/);
+      var reader = response.body.getReader();
+      function next() {
+        return reader.read().then(function (step) {
+          if (step.done) { return name ? name[1] : "export.csv"; }
+          parts.push(step.value);
+          for (var i = 0; i < step.value.length; i++) { if (step.value[i] === 10) { lines++; } }
+          // The first line holds the column names.
+          bar.value = Math.min(Math.max(lines - 1, 0), bar.max);
+          return next();
+        });
+      }
+      return next();
+    }).then(function (fileName) {
+      var schools = Math.max(lines - 1, 0);
+      bar.value = bar.max;
+      words.textContent = "Téléchargement terminé : " + schools.toLocaleString("fr-FR") +
+        " établissements. ";
+      var save = document.createElement("a");
+      save.href = URL.createObjectURL(new Blob(parts, { type: "text/csv" }));
+      save.download = fileName;
+      document.body.appendChild(save);
+      save.click();
+      setTimeout(function () { URL.revokeObjectURL(save.href); save.remove(); }, 1000);
+      delete link.dataset.loading;
+    }).catch(function () {
+      // Whatever went wrong, the ordinary download is still there.
+      delete link.dataset.loading;
+      window.location.assign(link.href);
+    });
+  });
+});

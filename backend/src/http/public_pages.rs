@@ -7,7 +7,7 @@ use axum::{
     extract::{Path, Query, State},
     routing::get,
 };
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 
 use super::ui::{PageResult, page};
@@ -487,12 +487,19 @@ async fn downloads(State(state): State<AppState>) -> PageResult {
         })
         .collect();
     let latest = versions.first().map(|v| v.version);
+    // The rows of the latest export (the official list), for its download's progress.
+    let listed = crate::entities::school::Entity::find()
+        .filter(crate::entities::school::Column::PresenceAnnuaire.eq("present"))
+        .count(&state.db)
+        .await
+        .map_err(AppError::from)?;
     page(
         "downloads.html",
         "/telechargements",
         serde_json::json!({
             "versions": versions,
             "latest": latest,
+            "schools": listed,
             "licence_url": LICENCE_URL,
         }),
     )

@@ -140,6 +140,30 @@ async fn a_visitor_goes_from_the_home_page_to_a_school_and_to_the_downloads() {
     browser.assert_accessible("téléchargements").await;
     browser.screenshot("visiteur-5-telechargements").await;
 
+    // The national export's download says how far along it is, then how many schools.
+    let csv = browser.find("a.export").await;
+    browser.click(&csv).await;
+    let done = browser.wait_for_text("Téléchargement terminé").await;
+    let exported = app.get("/api/v1/exports/schools.csv").await.text();
+    let schools = exported.trim_end().lines().count() - 1;
+    let expected = format!("Téléchargement terminé : {} établissements", {
+        // As the page writes it: French thousands with a narrow no-break space.
+        let digits = schools.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push('\u{202f}');
+            }
+            out.push(c);
+        }
+        out
+    });
+    assert!(done.contains(&expected), "{expected} in {done}");
+    assert!(
+        done.contains(&format!("{schools} établissements)")),
+        "the expected count beside the link: {done}"
+    );
+
     // The changelog between two versions (by default the two latest).
     let see = browser
         .find("form[action='/telechargements/changements'] button")
