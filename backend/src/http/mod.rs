@@ -24,6 +24,7 @@ mod public_pages;
 mod report_pages;
 mod schemas;
 mod schools;
+mod security;
 mod submissions;
 mod territories;
 mod territory_page;
@@ -56,6 +57,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::csrf_guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::headers,
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -806,3 +806,48 @@ async fn behind_a_reverse_proxy_the_public_address_is_this_site() {
     assert_eq!(send("https://ecarto.example").await, StatusCode::CREATED);
     assert_eq!(send("https://evil.example").await, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn every_answer_carries_the_security_headers_and_hsts_only_over_https() {
+    let app = TestApp::new().await;
+    for path in [
+        "/",
+        "/api/v1/fields",
+        "/static/ecarto.css",
+        "/nope",
+        "/api/v1/schools/nope",
+    ] {
+        let res = app.get(path).await;
+        let csp = res
+            .header(header::CONTENT_SECURITY_POLICY)
+            .unwrap_or_else(|| panic!("{path}: no CSP"));
+        assert!(csp.contains("script-src 'self';"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(
+            !csp.contains("script-src 'self' 'unsafe-inline'"),
+            "{path}: {csp}"
+        );
+        assert_eq!(
+            res.header(header::X_CONTENT_TYPE_OPTIONS),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert_eq!(
+            res.header(header::REFERRER_POLICY),
+            Some("same-origin"),
+            "{path}"
+        );
+        assert_eq!(res.header(header::X_FRAME_OPTIONS), Some("DENY"), "{path}");
+        assert_eq!(
+            res.header(header::STRICT_TRANSPORT_SECURITY),
+            None,
+            "{path}: plain HTTP"
+        );
+    }
+    let https = TestApp::with_config(|c| c.public_base_url = "https://ecarto.example".into()).await;
+    let res = https.get("/").await;
+    assert_eq!(
+        res.header(header::STRICT_TRANSPORT_SECURITY),
+        Some("max-age=31536000; includeSubDomains")
+    );
+}
