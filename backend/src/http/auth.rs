@@ -16,6 +16,7 @@ use axum::{
 use serde::Deserialize;
 use serde_json::json;
 
+use super::ui::PageError;
 use crate::{
     app::AppState,
     domain::competence::{Actor, Role},
@@ -553,7 +554,7 @@ async fn oidc_login(
     ClientIp(ip): ClientIp,
     Path(id): Path<String>,
     Query(q): Query<ReturnTo>,
-) -> AppResult<Response> {
+) -> Result<Response, PageError> {
     let p = provider(&state, &id)?;
     let ctx = ctx_of(ip);
     if let Some(ip) = &ctx.ip {
@@ -592,7 +593,7 @@ async fn oidc_callback(
     Path(id): Path<String>,
     headers: HeaderMap,
     Query(q): Query<CallbackQuery>,
-) -> AppResult<Response> {
+) -> Result<Response, PageError> {
     let p = provider(&state, &id)?;
     let ctx = ctx_of(ip);
     if let Some(error) = q.error {
@@ -607,13 +608,13 @@ async fn oidc_callback(
         return Err(AppError::Unauthorized(format!(
             "le fournisseur d'identité a refusé la connexion : {}",
             q.error_description.unwrap_or(error)
-        )));
+        ))
+        .into());
     }
     let (Some(code), Some(st)) = (q.code, q.state) else {
-        return Err(AppError::bad_request(
-            "code",
-            "retour du fournisseur sans code ni state",
-        ));
+        return Err(
+            AppError::bad_request("code", "retour du fournisseur sans code ni state").into(),
+        );
     };
     let cookie_state = cookie(&headers, OIDC_STATE_COOKIE);
     let signed = oidc::callback(
