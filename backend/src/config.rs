@@ -143,6 +143,10 @@ pub struct ValidationLimits {
     pub max_rows: u64,
     /// Share of the published values a file may change or blank before it is flagged.
     pub mass_change_share: f64,
+    /// Files one address may have checked without signing in, per quarter of an hour
+    /// (validation is CPU work: open to all, but not without bound). Signed-in people are not
+    /// limited.
+    pub anonymous_per_ip: u64,
 }
 
 impl Default for ValidationLimits {
@@ -151,6 +155,7 @@ impl Default for ValidationLimits {
             max_bytes: 50 * 1024 * 1024,
             max_rows: 1_000_000,
             mass_change_share: 0.2,
+            anonymous_per_ip: 30,
         }
     }
 }

@@ -56,6 +56,14 @@ struct Cli {
         global = true
     )]
     mass_change_share: f64,
+    /// Files one address may have checked without signing in, per quarter of an hour.
+    #[arg(
+        long,
+        env = "ECARTO_VALIDATIONS_PER_IP",
+        default_value_t = 30,
+        global = true
+    )]
+    validations_per_ip: u64,
     /// SMTP server for e-mail, `smtp://host:port` (add `?tls=required` for STARTTLS) or
     /// `smtps://…`; without it, e-mails are written as .eml files to DATA_DIR/outbox.
     #[arg(long, env = "ECARTO_SMTP_URL", global = true)]
@@ -326,6 +334,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         max_bytes: cli.validation_max_bytes,
         max_rows: cli.validation_max_rows,
         mass_change_share: cli.mass_change_share,
+        anonymous_per_ip: cli.validations_per_ip,
     };
     config.mail.smtp_url = cli.smtp_url.clone();
     config.mail.from = cli.mail_from.clone();

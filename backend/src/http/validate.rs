@@ -190,6 +190,8 @@ pub(crate) async fn read_upload(req: Request, limit: usize) -> AppResult<Upload>
 
 async fn validate(
     State(state): State<AppState>,
+    caller: super::auth::OptionalCaller,
+    super::auth::ClientIp(ip): super::auth::ClientIp,
     Path(spec): Path<String>,
     Query(query): Query<ValidateQuery>,
     req: Request,
@@ -197,6 +199,17 @@ async fn validate(
     let schema = Registry::embedded()
         .resolve(&spec)
         .map_err(|e| AppError::NotFound(e.to_string()))?;
+    if caller.0.is_none()
+        && let Some(ip) = &ip
+    {
+        crate::services::auth::rate_limit(
+            &state.db,
+            &format!("validate:ip:{ip}"),
+            chrono::Duration::minutes(15),
+            state.config.validation.anonymous_per_ip,
+        )
+        .await?;
+    }
     let accept = req.headers().clone();
     let limits = state.config.validation;
     let upload = read_upload(req, limits.max_bytes).await?;

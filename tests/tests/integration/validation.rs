@@ -905,3 +905,47 @@ async fn the_documentation_page_form_asks_for_the_report_form_it_wants() {
         "{html}"
     );
 }
+
+#[tokio::test]
+async fn anonymous_validation_is_limited_per_address_and_signed_in_people_are_not() {
+    let app = TestApp::with_config(|c| {
+        c.validation.anonymous_per_ip = 2;
+        c.auth.trust_forwarded_for = true;
+    })
+    .await;
+    let file = b"uai;date_inventaire;nb_terminaux\n0350006S;2025-09-01;12\n".to_vec();
+    let path = "/api/v1/validate/inventaire-equipement";
+    let from = |ip: &'static str| [("content-type", "text/csv"), ("x-forwarded-for", ip)];
+    for _ in 0..2 {
+        app.send(Method::POST, path, &from("203.0.113.7"), file.clone())
+            .await
+            .assert_status(StatusCode::OK);
+    }
+    let refused = app
+        .send(Method::POST, path, &from("203.0.113.7"), file.clone())
+        .await;
+    refused.assert_status(StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        refused.text().contains("trop de demandes"),
+        "{}",
+        refused.text()
+    );
+    // Another address is not held back by the first; nor is a signed-in agent at the first.
+    app.send(Method::POST, path, &from("198.51.100.4"), file.clone())
+        .await
+        .assert_status(StatusCode::OK);
+    let agent = app
+        .session_for("agent@exemple.fr", None, &["beta-tester"], &[])
+        .await;
+    for _ in 0..3 {
+        app.call_raw(
+            Some(&agent),
+            Method::POST,
+            path,
+            &from("203.0.113.7"),
+            file.clone(),
+        )
+        .await
+        .assert_status(StatusCode::OK);
+    }
+}
