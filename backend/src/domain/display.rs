@@ -50,6 +50,20 @@ pub fn date(iso: &str) -> String {
     }
 }
 
+/// A value that may be missing: « non communiqué » then, as [`value`] says of a null.
+pub fn value_or_missing(field: &str, v: Option<&Value>) -> String {
+    value(field, v.unwrap_or(&Value::Null))
+}
+
+/// Where a value comes from and as of when: « Annuaire de l'Éducation, 08/06/2023 ».
+pub fn source_and_date(source_code: &str, millesime: Option<&str>) -> String {
+    format!(
+        "{}, {}",
+        source(source_code),
+        millesime.map_or("non datée".into(), date)
+    )
+}
+
 /// One published value of a field, in French.
 pub fn value(field: &str, v: &Value) -> String {
     let catalog = Catalog::get();

@@ -5,7 +5,7 @@
 //! rows while the invalid ones stay a draft, and « Mes contributions ». The rules are
 //! `services::drafts` and `services::submissions`'s; nothing is decided here.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use axum::{
     Router,
@@ -15,7 +15,6 @@ use axum::{
     routing::{get, post},
 };
 use ecarto_contrib_schemas::{Registry, Schema};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -28,7 +27,6 @@ use super::{
 use crate::{
     app::AppState,
     domain::{catalog::Catalog, display},
-    entities::school,
     error::AppError,
     services::{drafts, submissions},
     validation::{edit::Replace, render, report::Severity},
@@ -356,14 +354,10 @@ async fn draft(
 
     // « Ce qui changera »: the proposed rows' fields against the published values.
     let p = &checked.prepared;
-    let names: HashMap<String, String> = school::Entity::find()
-        .filter(school::Column::Uai.is_in(p.rows.iter().filter_map(|r| r.uai.clone())))
-        .all(&state.db)
-        .await
-        .map_err(AppError::from)?
-        .into_iter()
-        .map(|s| (s.uai, s.name))
-        .collect();
+    let names =
+        crate::services::schools::names(&state.db, p.rows.iter().filter_map(|r| r.uai.clone()))
+            .await
+            .map_err(AppError::from)?;
     let mut changes = Vec::new();
     let mut unchanged = 0usize;
     let mut refused = Vec::new();
@@ -377,8 +371,8 @@ async fn draft(
                 "school": names.get(&uai),
                 "fields": diff.iter().map(|d| json!({
                     "label": catalog.field(&d.field).map_or(d.field.clone(), |f| f.label_fr.to_owned()),
-                    "published": d.published.as_ref().map_or("non communiqué".to_owned(), |v| display::value(&d.field, v)),
-                    "provenance": d.published_provenance.as_ref().map(|p| format!("{}, {}", display::source(&p.source), p.millesime.as_deref().map_or("non datée".into(), display::date))),
+                    "published": display::value_or_missing(&d.field, d.published.as_ref()),
+                    "provenance": d.published_provenance.as_ref().map(|p| display::source_and_date(&p.source, p.millesime.as_deref())),
                     "proposed": display::value(&d.field, &d.proposed),
                 })).collect::<Vec<_>>(),
             })),
@@ -561,7 +555,8 @@ async fn download(
         "annote.csv" | "annote.xlsx" => {
             let checked =
                 drafts::check(&state.db, &state.config.validation, &caller.actor, id).await?;
-            let bytes = drafts::file(&state.db, &d.current_sha256).await?;
+            // The file the report was made from, already read by the check.
+            let bytes = checked.prepared.bytes;
             let schema = checked.schema;
             let report = checked.prepared.validation.report;
             let file_name = drafts::sent_file_name(&d);
@@ -679,13 +674,7 @@ async fn contribution(
     let view = submissions::view(&state.db, &caller.actor, id).await?;
     let s = &view.summary;
     let catalog = Catalog::get();
-    let reason = view
-        .decisions
-        .iter()
-        .rev()
-        .filter_map(|d| d["reason"].as_str())
-        .find(|r| !r.trim().is_empty())
-        .map(str::to_owned);
+    let reason = view.latest_reason().map(str::to_owned);
     let rows: Vec<Value> = view
         .rows
         .iter()
@@ -702,23 +691,7 @@ async fn contribution(
             })
         })
         .collect();
-    let decisions: Vec<Value> = view
-        .decisions
-        .iter()
-        .map(|d| {
-            json!({
-                "decision": match d["decision"].as_str() {
-                    Some("accept") => "Acceptation",
-                    Some("reject") => "Refus",
-                    Some("request_changes") => "Demande de modifications",
-                    Some("revert") => "Annulation",
-                    _ => "Décision",
-                },
-                "reason": d["reason"],
-                "at": d["at"].as_str().and_then(|a| chrono::DateTime::parse_from_rfc3339(a).ok()).map(|a| a.format("%d/%m/%Y %H:%M").to_string()),
-            })
-        })
-        .collect();
+    let decisions = super::report_pages::decisions_shown(&view.decisions);
     Ok(page(
         "my_contribution.html",
         "/contribuer",

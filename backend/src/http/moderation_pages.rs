@@ -193,8 +193,19 @@ async fn queue(
         organisation: None,
         older_than,
     };
+    let filtered = filter.status.is_some()
+        || filter.schema.is_some()
+        || filter.territory.is_some()
+        || filter.older_than.is_some();
     let list = submissions::queue(&state.db, &caller.actor, &filter).await?;
-    let pending = submissions::queue(&state.db, &caller.actor, &QueueFilter::default()).await?;
+    // The statistics are the pending queue's: the list itself unless a filter narrowed it.
+    let unfiltered;
+    let pending = if filtered {
+        unfiltered = submissions::queue(&state.db, &caller.actor, &QueueFilter::default()).await?;
+        &unfiltered
+    } else {
+        &list
+    };
     let mut ages: Vec<i64> = pending.iter().map(|s| s.age_hours).collect();
     ages.sort_unstable();
     let median = ages.get(ages.len() / 2).copied();
@@ -308,17 +319,10 @@ async fn submission(
         s.organisation_id.into_iter().collect(),
     )
     .await?;
-    let school_names: HashMap<String, String> = crate::entities::school::Entity::find()
-        .filter(
-            crate::entities::school::Column::Uai
-                .is_in(view.rows.iter().filter_map(|r| r.uai.clone())),
-        )
-        .all(&state.db)
-        .await
-        .map_err(AppError::from)?
-        .into_iter()
-        .map(|s| (s.uai, s.name))
-        .collect();
+    let school_names =
+        crate::services::schools::names(&state.db, view.rows.iter().filter_map(|r| r.uai.clone()))
+            .await
+            .map_err(AppError::from)?;
     let rows: Vec<RowShown> = view
         .rows
         .iter()
@@ -341,24 +345,11 @@ async fn submission(
                     label: catalog
                         .field(&d.field)
                         .map_or(d.field.clone(), |f| f.label_fr.to_owned()),
-                    published: d
-                        .published
-                        .as_ref()
-                        .map_or("non communiqué".to_owned(), |v| {
-                            display::value(&d.field, v)
-                        }),
+                    published: display::value_or_missing(&d.field, d.published.as_ref()),
                     provenance: d
                         .published_provenance
                         .as_ref()
-                        .map(|p| {
-                            format!(
-                                "{}, {}",
-                                display::source(&p.source),
-                                p.millesime
-                                    .as_deref()
-                                    .map_or("non datée".into(), display::date)
-                            )
-                        })
+                        .map(|p| display::source_and_date(&p.source, p.millesime.as_deref()))
                         .unwrap_or_default(),
                     proposed: display::value(&d.field, &d.proposed),
                     flags: d
@@ -393,22 +384,7 @@ async fn submission(
             })
         })
         .collect();
-    let decisions: Vec<Value> = view
-        .decisions
-        .iter()
-        .map(|d| {
-            serde_json::json!({
-                "decision": match d["decision"].as_str() {
-                    Some("accept") => "acceptation",
-                    Some("reject") => "refus",
-                    Some("request_changes") => "demande de modifications",
-                    _ => "décision",
-                },
-                "reason": d["reason"],
-                "at": d["at"].as_str().and_then(|a| chrono::DateTime::parse_from_rfc3339(a).ok()).map(|a| a.format("%d/%m/%Y %H:%M").to_string()),
-            })
-        })
-        .collect();
+    let decisions = super::report_pages::decisions_shown(&view.decisions);
     Ok(page(
         "moderation_submission.html",
         "/moderation",

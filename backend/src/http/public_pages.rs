@@ -521,19 +521,12 @@ async fn changelog(State(state): State<AppState>, Query(p): Query<ChangelogParam
     let between =
         super::datasets::between(&state, p.de.as_deref(), p.a.as_deref(), page_n, PER_PAGE).await?;
     let catalog = Catalog::get();
-    let uais: Vec<String> = between
-        .changes
-        .iter()
-        .map(|c| c.change().uai.clone())
-        .collect();
-    let names: std::collections::HashMap<String, String> = crate::entities::school::Entity::find()
-        .filter(crate::entities::school::Column::Uai.is_in(uais))
-        .all(&state.db)
-        .await
-        .map_err(AppError::from)?
-        .into_iter()
-        .map(|s| (s.uai, s.name))
-        .collect();
+    let names = schools::names(
+        &state.db,
+        between.changes.iter().map(|c| c.change().uai.clone()),
+    )
+    .await
+    .map_err(AppError::from)?;
     let rows: Vec<serde_json::Value> = between
         .changes
         .iter()
@@ -543,8 +536,8 @@ async fn changelog(State(state): State<AppState>, Query(p): Query<ChangelogParam
                 "uai": ch.uai,
                 "school": names.get(&ch.uai),
                 "field": catalog.field(&ch.field).map_or(ch.field.clone(), |f| f.label_fr.to_owned()),
-                "old": ch.old.as_ref().map_or("non communiqué".to_owned(), |v| display::value(&ch.field, v)),
-                "new": ch.new.as_ref().map_or("non communiqué".to_owned(), |v| display::value(&ch.field, v)),
+                "old": display::value_or_missing(&ch.field, ch.old.as_ref()),
+                "new": display::value_or_missing(&ch.field, ch.new.as_ref()),
                 "source": c.new_source().map(|s| display::source(&s.source)),
             })
         })

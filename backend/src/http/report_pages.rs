@@ -198,15 +198,7 @@ async fn render_form(
                 let source = v
                     .provenance
                     .as_ref()
-                    .map(|p| {
-                        format!(
-                            "{}, {}",
-                            display::source(&p.source),
-                            p.millesime
-                                .as_deref()
-                                .map_or("non datée".into(), display::date)
-                        )
-                    })
+                    .map(|p| display::source_and_date(&p.source, p.millesime.as_deref()))
                     .unwrap_or_default();
                 (display::value(f.name, &v.value), source)
             })
@@ -353,6 +345,29 @@ struct ReportShown {
     answer: String,
 }
 
+/// A submission's decisions as the pages list them: what, why, when.
+pub fn decisions_shown(decisions: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    decisions
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "decision": match d["decision"].as_str() {
+                    Some("accept") => "Acceptation",
+                    Some("reject") => "Refus",
+                    Some("request_changes") => "Demande de modifications",
+                    Some("revert") => "Annulation",
+                    _ => "Décision",
+                },
+                "reason": d["reason"],
+                "at": d["at"]
+                    .as_str()
+                    .and_then(|a| chrono::DateTime::parse_from_rfc3339(a).ok())
+                    .map(|a| a.format("%d/%m/%Y %H:%M").to_string()),
+            })
+        })
+        .collect()
+}
+
 /// A submission's status in the words of the person who sent it.
 pub fn status_label(status: &str, merged_version: Option<i32>) -> String {
     match status {
@@ -409,11 +424,7 @@ async fn my_reports(
             Err(_) => String::new(),
         };
         let answer = view
-            .decisions
-            .iter()
-            .rev()
-            .filter_map(|d| d["reason"].as_str())
-            .find(|r| !r.trim().is_empty())
+            .latest_reason()
             .map(str::to_owned)
             .or_else(|| row.and_then(|r| r.reason.clone()))
             .unwrap_or_default();

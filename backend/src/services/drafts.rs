@@ -59,6 +59,35 @@ pub async fn file(db: &DatabaseConnection, sha256: &str) -> AppResult<Vec<u8>> {
         .ok_or_else(|| AppError::internal(format!("fichier {sha256} introuvable")))
 }
 
+/// A new draft of `bytes` (stored once), as uploaded and not fixed yet.
+async fn insert<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    user_id: i64,
+    organisation_id: Option<i64>,
+    (schema_name, schema_version): (&str, i32),
+    file_name: &str,
+    bytes: &[u8],
+) -> AppResult<contribution_draft::Model> {
+    let sha256 = store_file(db, bytes).await?;
+    let now = Utc::now();
+    Ok(contribution_draft::ActiveModel {
+        user_id: Set(user_id),
+        organisation_id: Set(organisation_id),
+        schema_name: Set(schema_name.to_owned()),
+        schema_version: Set(schema_version),
+        file_name: Set(file_name.to_owned()),
+        original_sha256: Set(sha256.clone()),
+        current_sha256: Set(sha256),
+        fixes: Set(0),
+        submission_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?)
+}
+
 /// Keeps a file received for `schema` as a new draft of the person.
 pub async fn create(
     db: &DatabaseConnection,
@@ -85,24 +114,15 @@ pub async fn create(
             limits.max_bytes
         )));
     }
-    let now = Utc::now();
     let txn = db.begin().await?;
-    let sha256 = store_file(&txn, bytes).await?;
-    let d = contribution_draft::ActiveModel {
-        user_id: Set(actor.user_id),
-        organisation_id: Set(actor.organisation.as_ref().map(|o| o.id)),
-        schema_name: Set(schema.name.clone()),
-        schema_version: Set(schema.version as i32),
-        file_name: Set(file_name.trim().to_owned()),
-        original_sha256: Set(sha256.clone()),
-        current_sha256: Set(sha256),
-        fixes: Set(0),
-        submission_id: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&txn)
+    let d = insert(
+        &txn,
+        actor.user_id,
+        actor.organisation.as_ref().map(|o| o.id),
+        (&schema.name, schema.version as i32),
+        file_name.trim(),
+        bytes,
+    )
     .await?;
     audit::record(
         &txn,
@@ -317,29 +337,20 @@ pub async fn send(
     let txn = db.begin().await?;
     let mut left = None;
     if let Some(rest) = rest {
-        let sha256 = store_file(&txn, &rest).await?;
         let stem = d
             .file_name
             .rsplit_once('.')
             .map_or(d.file_name.as_str(), |(s, _)| s)
             .trim_end_matches("-corrige")
             .trim_end_matches("-lignes-a-corriger");
-        let now = Utc::now();
-        let n = contribution_draft::ActiveModel {
-            user_id: Set(d.user_id),
-            organisation_id: Set(d.organisation_id),
-            schema_name: Set(d.schema_name.clone()),
-            schema_version: Set(d.schema_version),
-            file_name: Set(format!("{stem}-lignes-a-corriger.csv")),
-            original_sha256: Set(sha256.clone()),
-            current_sha256: Set(sha256),
-            fixes: Set(0),
-            submission_id: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
+        let n = insert(
+            &txn,
+            d.user_id,
+            d.organisation_id,
+            (&d.schema_name, d.schema_version),
+            &format!("{stem}-lignes-a-corriger.csv"),
+            &rest,
+        )
         .await?;
         left = Some(n.id);
     }

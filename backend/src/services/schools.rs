@@ -497,3 +497,26 @@ fn annuaire_status(
         message,
     }
 }
+
+/// The names of schools by UAI (the unknown ones left out), read a chunk at a time so that a
+/// national file's UAIs stay within the databases' limits on bound parameters.
+pub async fn names<C: ConnectionTrait>(
+    db: &C,
+    uais: impl IntoIterator<Item = String>,
+) -> Result<std::collections::HashMap<String, String>, DbErr> {
+    let uais: std::collections::BTreeSet<String> = uais.into_iter().collect();
+    let uais: Vec<String> = uais.into_iter().collect();
+    let mut out = std::collections::HashMap::with_capacity(uais.len());
+    for chunk in uais.chunks(500) {
+        let rows: Vec<(String, String)> = crate::entities::school::Entity::find()
+            .select_only()
+            .column(crate::entities::school::Column::Uai)
+            .column(crate::entities::school::Column::Name)
+            .filter(crate::entities::school::Column::Uai.is_in(chunk.iter().cloned()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(rows);
+    }
+    Ok(out)
+}

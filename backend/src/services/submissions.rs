@@ -596,6 +596,17 @@ pub struct SubmissionView {
     pub decisions: Vec<Value>,
 }
 
+impl SubmissionView {
+    /// The moderator's last reason given, the answer the sender reads.
+    pub fn latest_reason(&self) -> Option<&str> {
+        self.decisions
+            .iter()
+            .rev()
+            .filter_map(|d| d["reason"].as_str())
+            .find(|r| !r.trim().is_empty())
+    }
+}
+
 /// The date a row speaks of: its first date field (inventory, measure…), as `YYYY-MM-DD`.
 fn row_date(proposed: &Value) -> Option<String> {
     let catalog = Catalog::get();
