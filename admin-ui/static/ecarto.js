@@ -3,7 +3,8 @@
 // Uploads: a large file takes a while to send and then to check. The form is sent in the
 // background so that a progress bar can follow the bytes sent, then says that the file is
 // being checked; when the answer comes, the browser goes to the page it leads to (the
-// validation report) or shows the error page. Without this script, or if anything goes
+// validation report, which for a large file shows the check's progress) or shows the error
+// page. Without this script, or if anything goes
 // wrong here, the form is sent the ordinary way.
 document.querySelectorAll("form.upload").forEach(function (form) {
   form.addEventListener("submit", function (event) {
@@ -26,6 +27,7 @@ document.querySelectorAll("form.upload").forEach(function (form) {
     }
     var xhr = new XMLHttpRequest();
     xhr.open("POST", form.action);
+    xhr.setRequestHeader("X-Requested-With", "ecarto.js");
     xhr.upload.addEventListener("progress", function (e) {
       if (e.lengthComputable) { bar.value = Math.round(100 * e.loaded / e.total); }
     });
@@ -35,7 +37,11 @@ document.querySelectorAll("form.upload").forEach(function (form) {
       bar.setAttribute("aria-label", "Vérification du fichier");
     });
     xhr.addEventListener("load", function () {
-      if (xhr.status < 400 && xhr.responseURL) {
+      var next = xhr.status === 201 && xhr.getResponseHeader("Location");
+      if (next) {
+        // The report's page shows the check's own progress.
+        window.location.assign(next);
+      } else if (xhr.status < 400 && xhr.responseURL) {
         window.location.assign(xhr.responseURL);
       } else {
         document.open();
@@ -102,3 +108,45 @@ document.querySelectorAll("a.export[data-rows]").forEach(function (link) {
     });
   });
 });
+
+// Admin forms: a refused form comes back as a redirect to its page with the reason, which
+// would leave the admin to type everything again. What was typed is kept for the tab (never
+// passwords nor the CSRF token) and put back into the same form when the page says that
+// nothing was changed; a form that went through forgets it.
+(function () {
+  var KEY = "ecarto.typed";
+  var refused = document.querySelector(".callout.error[data-refused]");
+  var kept = null;
+  try { kept = JSON.parse(window.sessionStorage.getItem(KEY) || "null"); } catch (e) { kept = null; }
+  try { window.sessionStorage.removeItem(KEY); } catch (e) { /* storage unavailable */ }
+  if (refused && kept && kept.path === window.location.pathname) {
+    document.querySelectorAll("form[method=post]").forEach(function (form) {
+      if (form.getAttribute("action") !== kept.action) { return; }
+      Array.prototype.forEach.call(form.elements, function (field) {
+        if (!field.name || !(field.name in kept.values) || field.type === "hidden") { return; }
+        var values = kept.values[field.name];
+        if (field.type === "checkbox" || field.type === "radio") {
+          field.checked = values.indexOf(field.value) !== -1;
+        } else {
+          field.value = values[0];
+        }
+      });
+    });
+  }
+  document.querySelectorAll("main form[method=post]:not(.upload)").forEach(function (form) {
+    form.addEventListener("submit", function () {
+      var values = {};
+      Array.prototype.forEach.call(form.elements, function (field) {
+        if (!field.name || field.type === "hidden" || field.type === "password" ||
+            field.type === "file" || field.type === "submit") { return; }
+        if ((field.type === "checkbox" || field.type === "radio") && !field.checked) { return; }
+        (values[field.name] = values[field.name] || []).push(field.value);
+      });
+      try {
+        window.sessionStorage.setItem(KEY, JSON.stringify({
+          path: window.location.pathname, action: form.getAttribute("action"), values: values
+        }));
+      } catch (e) { /* storage unavailable: nothing kept */ }
+    });
+  });
+})();

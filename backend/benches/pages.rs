@@ -86,6 +86,7 @@ async fn parent(schools: usize) {
                 size as f64 / 1000.0
             );
         }
+        national_report(&state, &router).await;
     }
     backends.drop_postgres().await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -336,6 +337,81 @@ async fn fixtures(state: &AppState) -> Vec<(&'static str, String, Option<String>
         ("tâches", "/admin/taches".into(), Some(admin.clone())),
         ("journal", "/admin/journal".into(), Some(admin)),
     ]
+}
+
+/// A national file (one inventory row per school of the dataset) sent by the département's
+/// agent: its report page is streamed, the check's progress first. Timed to the first byte
+/// (the page's start, with the progress line) and to the last (the report).
+async fn national_report(state: &AppState, router: &axum::Router) {
+    let uais: Vec<String> = school::Entity::find()
+        .select_only()
+        .column(school::Column::Uai)
+        .order_by_asc(school::Column::Uai)
+        .into_tuple()
+        .all(&state.db)
+        .await
+        .expect("schools");
+    let mut file = "uai;date_inventaire;nb_terminaux;nb_tni;maintenance\n".to_owned();
+    for (i, uai) in uais.iter().enumerate() {
+        file.push_str(&format!(
+            "{uai};2026-09-15;{};{};collectivite\n",
+            20 + i % 200,
+            i % 7
+        ));
+    }
+    let (cookie, actor) = session(
+        state,
+        "national@ille-et-vilaine.fr",
+        Some("departement:35"),
+        &[Role::Contributor],
+        &[],
+    )
+    .await;
+    let draft = drafts::create(
+        &state.db,
+        &state.config.validation,
+        &audit::Context::cli(),
+        &actor,
+        "inventaire-equipement",
+        "inventaire-national.csv",
+        file.as_bytes(),
+    )
+    .await
+    .expect("national draft");
+    let (mut first, mut last) = (Vec::new(), Vec::new());
+    let mut size = 0;
+    for _ in 0..5 {
+        let req = Request::get(format!("/contribuer/brouillons/{}", draft.id))
+            .header("cookie", format!("{}={cookie}", auth::SESSION_COOKIE))
+            .body(Body::empty())
+            .expect("request");
+        let started = Instant::now();
+        let res = router.clone().oneshot(req).await.expect("infallible");
+        assert!(res.status().is_success(), "{}", res.status());
+        let mut body = res.into_body();
+        let mut bytes = 0;
+        let mut at_first = None;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.expect("frame");
+            at_first.get_or_insert_with(|| started.elapsed());
+            bytes += frame.data_ref().map_or(0, |d| d.len());
+        }
+        first.push(at_first.unwrap_or_default().as_secs_f64() * 1000.0);
+        last.push(started.elapsed().as_secs_f64() * 1000.0);
+        size = bytes;
+    }
+    first.sort_by(f64::total_cmp);
+    last.sort_by(f64::total_cmp);
+    println!(
+        "\nrapport d'un fichier national ({} lignes, {:.0} kB) : première partie (titre, avancement) en {:.1} ms, page entière en {:.0} ms (médianes de 5 ; extrêmes {:.0}–{:.0} ms), {:.0} kB de page",
+        uais.len(),
+        file.len() as f64 / 1000.0,
+        first[2],
+        last[2],
+        last[0],
+        last[4],
+        size as f64 / 1000.0
+    );
 }
 
 fn urlencode(s: &str) -> String {

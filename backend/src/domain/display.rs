@@ -33,6 +33,16 @@ pub fn number(x: f64) -> String {
     }
 }
 
+/// A file's size in French units: `340 ko`, `1,2 Mo`.
+pub fn bytes(n: i64) -> String {
+    let n = n.max(0) as f64;
+    if n < 1_000_000.0 {
+        format!("{}\u{a0}ko", number((n / 1_000.0).ceil()))
+    } else {
+        format!("{}\u{a0}Mo", number((n / 100_000.0).round() / 10.0))
+    }
+}
+
 /// A rate as a percentage: `87,3 %`, `–` when there is nothing to divide.
 pub fn percent(rate: Option<f64>) -> String {
     match rate {

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use super::{
     admin::{GrantBody, NewCompetenceBody, decision_from, grant_from, new_competence},
     auth::{Caller, OptionalCaller},
-    ui::{PageError, page},
+    ui::{self, PageError, page},
 };
 use crate::{
     app::AppState,
@@ -79,20 +79,13 @@ async fn no_store(mut r: Response) -> Response {
 
 /// The signed-in admin, or where to go instead (the sign-in page, then back here).
 fn admin(caller: OptionalCaller, here: &str) -> Result<Caller, Box<Response>> {
-    let Some(caller) = caller.0 else {
-        return Err(Box::new(
-            Redirect::to(&format!("/connexion?return_to={here}")).into_response(),
-        ));
-    };
-    if caller.actor.has(Role::Admin) {
-        Ok(caller)
-    } else {
-        Err(Box::new(PageError(not_admin()).into_response()))
-    }
+    ui::gate(caller, here, &[Role::Admin], NOT_ADMIN)
 }
 
+const NOT_ADMIN: &str = "l'administration est réservée aux administrateurs de la plateforme";
+
 fn not_admin() -> AppError {
-    AppError::Forbidden("l'administration est réservée aux administrateurs de la plateforme".into())
+    AppError::Forbidden(NOT_ADMIN.into())
 }
 
 /// A form's sender must be an admin (the anonymous were refused by the `Caller` extractor).

@@ -6,6 +6,7 @@
 //! `services::drafts` and `services::submissions`'s; nothing is decided here.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::{
     Router,
@@ -21,7 +22,7 @@ use serde_json::{Value, json};
 use super::{
     auth::{Caller, OptionalCaller},
     report_pages::status_label,
-    ui::{PageError, page},
+    ui::{PageError, page, sign_in_to},
     validate::read_upload,
 };
 use crate::{
@@ -29,7 +30,7 @@ use crate::{
     domain::{catalog::Catalog, display},
     error::AppError,
     services::{drafts, submissions},
-    validation::{edit::Replace, render, report::Severity},
+    validation::{Progress, Stage, edit::Replace, render, report::Severity},
 };
 
 pub fn router() -> Router<AppState> {
@@ -63,10 +64,6 @@ fn contribution_schemas() -> impl Iterator<Item = &'static Schema> {
         .filter(|s| s.name != "signalement")
 }
 
-fn sign_in(here: &str) -> Response {
-    Redirect::to(&format!("/connexion?return_to={here}")).into_response()
-}
-
 fn draft_title(d: &crate::entities::contribution_draft::Model) -> String {
     drafts::schema_of(d).map_or_else(|_| d.schema_name.clone(), |s| s.title.clone())
 }
@@ -81,7 +78,7 @@ async fn index(
     caller: OptionalCaller,
 ) -> Result<Response, PageError> {
     let Some(caller) = caller.0 else {
-        return Ok(sign_in("/contribuer"));
+        return Ok(sign_in_to("/contribuer"));
     };
     let schemas: Vec<Value> = contribution_schemas()
         .map(|s| {
@@ -126,7 +123,7 @@ async fn prefilled(
     xlsx: bool,
 ) -> Result<Response, PageError> {
     let Some(caller) = caller.0 else {
-        return Ok(sign_in("/contribuer"));
+        return Ok(sign_in_to("/contribuer"));
     };
     let (bytes, kind, ext) = match xlsx {
         false => {
@@ -171,6 +168,10 @@ async fn upload(
     Path(schema): Path<String>,
     req: Request,
 ) -> Result<Response, PageError> {
+    let req_from_script = req
+        .headers()
+        .get("x-requested-with")
+        .is_some_and(|v| v == "ecarto.js");
     let upload = read_upload(req, state.config.validation.max_bytes).await?;
     let name = upload
         .file_name
@@ -187,7 +188,20 @@ async fn upload(
         &upload.bytes,
     )
     .await?;
-    Ok(Redirect::to(&format!("/contribuer/brouillons/{}", d.id)).into_response())
+    let location = format!("/contribuer/brouillons/{}", d.id);
+    // Sent in the background by ecarto.js, which then goes to the draft's page itself: a
+    // redirect would have the request fetch the whole report before the browser shows it.
+    if req_from_script {
+        return Ok((
+            axum::http::StatusCode::CREATED,
+            [(
+                header::LOCATION,
+                HeaderValue::from_str(&location).map_err(AppError::internal)?,
+            )],
+        )
+            .into_response());
+    }
+    Ok(Redirect::to(&location).into_response())
 }
 
 #[derive(Serialize)]
@@ -224,6 +238,16 @@ struct Bulk {
 /// or by a replacement on many rows.
 const ROWS_SHOWN: usize = 50;
 
+/// How many replacements on many rows are offered.
+const BULK_SHOWN: usize = 20;
+
+/// How many rows « ce qui changera » (and the list of rows out of competence) shows; a national file would make the page too long.
+const CHANGES_SHOWN: usize = 200;
+
+/// Above this size a draft's page is sent as the check goes: its start and the check's
+/// progress first, the report when it is ready (a 65,000-row file takes seconds).
+const STREAMED_ABOVE: i64 = 256 * 1024;
+
 async fn draft(
     State(state): State<AppState>,
     caller: OptionalCaller,
@@ -231,9 +255,160 @@ async fn draft(
     Query(n): Query<Notice>,
 ) -> Result<Response, PageError> {
     let Some(caller) = caller.0 else {
-        return Ok(sign_in(&format!("/contribuer/brouillons/{id}")));
+        return Ok(sign_in_to(&format!("/contribuer/brouillons/{id}")));
     };
-    let checked = drafts::check(&state.db, &state.config.validation, &caller.actor, id).await?;
+    let d = drafts::get(&state.db, &caller.actor, id).await?;
+    let size = drafts::file_size(&state.db, &d.current_sha256).await?;
+    if size > STREAMED_ABOVE {
+        return streamed_draft(state, caller, d, size, n.fait);
+    }
+    let checked =
+        drafts::check(&state.db, &state.config.validation, &caller.actor, id, None).await?;
+    let data = report_data(&state, &caller, &checked, n.fait).await?;
+    Ok(page("draft.html", "/contribuer", data)?.into_response())
+}
+
+/// The draft's page for a large file: the layout and a progress line at once, a new line
+/// about every second (each replaces the previous one on screen, by CSS), then the report and
+/// the rest of the page. One request, so any replica can serve it and nothing is kept.
+fn streamed_draft(
+    state: AppState,
+    caller: Caller,
+    d: crate::entities::contribution_draft::Model,
+    size: i64,
+    done: Option<String>,
+) -> Result<Response, PageError> {
+    let schema = drafts::schema_of(&d)?;
+    let shell = page(
+        "draft_checking.html",
+        "/contribuer",
+        json!({"file": d.file_name, "title": schema.title, "size": display::bytes(size)}),
+    )?
+    .0;
+    let broken = || PageError(AppError::internal("draft_checking.html sans ses repères"));
+    let (head, rest) = shell.split_once(PROGRESS_MARK).ok_or_else(broken)?;
+    let (between, tail) = rest.split_once(REPORT_MARK).ok_or_else(broken)?;
+    let (head, between, tail) = (head.to_owned(), between.to_owned(), tail.to_owned());
+    let progress = Arc::new(Progress::default());
+    let (tx, rx) = tokio::sync::mpsc::channel::<String>(4);
+    let work = {
+        let progress = progress.clone();
+        async move {
+            let checked = drafts::check(
+                &state.db,
+                &state.config.validation,
+                &caller.actor,
+                d.id,
+                Some(progress),
+            )
+            .await?;
+            let data = report_data(&state, &caller, &checked, done).await?;
+            super::ui::fragment("draft_report.html", data)
+        }
+    };
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        if tx.send(head).await.is_err() {
+            return;
+        }
+        let mut work = tokio::spawn(work);
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(900));
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut work => break outcome,
+                _ = tick.tick() => {
+                    if tx.send(progress_line(&progress)).await.is_err() {
+                        // The person left: the check is of no use to anyone.
+                        work.abort();
+                        return;
+                    }
+                }
+            }
+        };
+        let end = match outcome {
+            Ok(Ok(report)) => {
+                let (rows, _) = progress.rows();
+                format!(
+                    "<p class=\"step\">Vérification terminée : {} ligne(s) en {} s.</p>{between}{report}{tail}",
+                    display::number(rows as f64),
+                    display::number((started.elapsed().as_secs_f64() * 10.0).round() / 10.0),
+                )
+            }
+            Ok(Err(PageError(e))) => {
+                let detail = e.describe().detail.unwrap_or_else(|| {
+                    "Le service a rencontré une erreur ; réessayez dans un instant.".into()
+                });
+                format!(
+                    "<p class=\"step\">Vérification interrompue.</p>{between}<div class=\"callout error\" role=\"alert\"><p>{}</p><p><a href=\"/contribuer\">Revenir à « Contribuer »</a></p></div>{tail}",
+                    render::escape(&detail)
+                )
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "draft check task failed");
+                format!(
+                    "<p class=\"step\">Vérification interrompue.</p>{between}<div class=\"callout error\" role=\"alert\"><p>Le service a rencontré une erreur ; réessayez dans un instant.</p></div>{tail}"
+                )
+            }
+        };
+        let _ = tx.send(end).await;
+    });
+    let body = axum::body::Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async {
+        rx.recv()
+            .await
+            .map(|chunk| (Ok::<_, std::convert::Infallible>(chunk), rx))
+    }));
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
+            // Proxies must not hold the progress lines back until the end.
+            (
+                header::HeaderName::from_static("x-accel-buffering"),
+                HeaderValue::from_static("no"),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+const PROGRESS_MARK: &str = "<!--ecarto:progress-->";
+const REPORT_MARK: &str = "<!--ecarto:report-->";
+
+fn progress_line(p: &Progress) -> String {
+    match p.stage() {
+        Stage::Rows if p.rows().1 == 0 => {
+            "<p class=\"step\">Lecture du fichier… <progress></progress></p>\n".to_owned()
+        }
+        Stage::Rows => {
+            let (read, expected) = p.rows();
+            format!(
+                "<p class=\"step\">Lignes vérifiées : {} sur environ {} <progress max=\"{expected}\" value=\"{read}\">{}</progress></p>\n",
+                display::number(read as f64),
+                display::number(expected as f64),
+                display::percent(Some(read as f64 / expected.max(1) as f64)),
+            )
+        }
+        Stage::Register => format!(
+            "<p class=\"step\">{} ligne(s) lues ; vérification des établissements dans l'annuaire et de votre compétence… <progress></progress></p>\n",
+            display::number(p.rows().0 as f64)
+        ),
+        Stage::Published => {
+            "<p class=\"step\">Comparaison avec les valeurs publiées… <progress></progress></p>\n"
+                .to_owned()
+        }
+    }
+}
+
+/// What the report (`draft_report.html`) shows of a checked draft.
+async fn report_data(
+    state: &AppState,
+    caller: &Caller,
+    checked: &drafts::Checked,
+    done: Option<String>,
+) -> Result<Value, PageError> {
     let report = &checked.prepared.validation.report;
     let schema = checked.schema;
     let catalog = Catalog::get();
@@ -319,9 +494,15 @@ async fn draft(
             e.0 += 1;
         }
     }
-    let bulk: Vec<Bulk> = groups
+    // The values wrong on most rows first, and only so many: the rest are fixed in the file.
+    let mut groups: Vec<_> = groups
         .into_iter()
         .filter(|(_, (count, _))| *count >= 2)
+        .collect();
+    groups.sort_by_key(|(_, (count, _))| std::cmp::Reverse(*count));
+    let bulk: Vec<Bulk> = groups
+        .into_iter()
+        .take(BULK_SHOWN)
         .enumerate()
         .map(|(k, ((n, value), (rows, note)))| Bulk {
             column: n - 1,
@@ -352,72 +533,76 @@ async fn draft(
         .map(|f| f.message.clone())
         .collect();
 
-    // « Ce qui changera »: the proposed rows' fields against the published values.
+    // « Ce qui changera »: the proposed rows' fields against the published values, the
+    // first rows only (a national file's would fill megabytes), the rest counted.
     let p = &checked.prepared;
-    let names =
-        crate::services::schools::names(&state.db, p.rows.iter().filter_map(|r| r.uai.clone()))
-            .await
-            .map_err(AppError::from)?;
-    let mut changes = Vec::new();
-    let mut unchanged = 0usize;
-    let mut refused = Vec::new();
+    let mut shown = Vec::new();
+    let (mut more_changes, mut unchanged) = (0usize, 0usize);
+    let (mut refused, mut more_refused) = (Vec::new(), 0usize);
     for (r, diff) in p.rows.iter().zip(&checked.diffs) {
         let uai = r.uai.clone().unwrap_or_default();
         match r.status {
             "proposed" if diff.is_empty() => unchanged += 1,
-            "proposed" => changes.push(json!({
-                "line": r.line,
-                "uai": uai,
-                "school": names.get(&uai),
-                "fields": diff.iter().map(|d| json!({
-                    "label": catalog.field(&d.field).map_or(d.field.clone(), |f| f.label_fr.to_owned()),
-                    "published": display::value_or_missing(&d.field, d.published.as_ref()),
-                    "provenance": d.published_provenance.as_ref().map(|p| display::source_and_date(&p.source, p.millesime.as_deref())),
-                    "proposed": display::value(&d.field, &d.proposed),
-                })).collect::<Vec<_>>(),
-            })),
+            "proposed" if shown.len() >= CHANGES_SHOWN => more_changes += 1,
+            "proposed" => shown.push((r, diff, uai)),
+            "refused" if refused.len() >= CHANGES_SHOWN => more_refused += 1,
             "refused" => refused.push(json!({"line": r.line, "uai": uai, "reason": r.reason})),
             _ => {}
         }
     }
+    let names =
+        crate::services::schools::names(&state.db, shown.iter().map(|(_, _, uai)| uai.clone()))
+            .await
+            .map_err(AppError::from)?;
+    let changes: Vec<Value> = shown
+        .iter()
+        .map(|(r, diff, uai)| json!({
+            "line": r.line,
+            "uai": uai,
+            "school": names.get(uai),
+            "fields": diff.iter().map(|d| json!({
+                "label": catalog.field(&d.field).map_or(d.field.clone(), |f| f.label_fr.to_owned()),
+                "published": display::value_or_missing(&d.field, d.published.as_ref()),
+                "provenance": d.published_provenance.as_ref().map(|p| display::source_and_date(&p.source, p.millesime.as_deref())),
+                "proposed": display::value(&d.field, &d.proposed),
+            })).collect::<Vec<_>>(),
+        }))
+        .collect();
     let d = &checked.draft;
-    Ok(page(
-        "draft.html",
-        "/contribuer",
-        json!({
-            "id": d.id,
-            "title": schema.title,
-            "schema": schema.id(),
-            "file": d.file_name,
-            "fixes": d.fixes,
-            "fixed": d.current_sha256 != d.original_sha256,
-            "sent": d.submission_id,
-            "stats": {
-                "rows": report.stats.rows,
-                "valid": report.stats.valid_rows,
-                "invalid": report.stats.invalid_rows,
-                "errors": report.stats.errors,
-                "warnings": report.stats.warnings,
-                "proposed": p.proposed,
-                "refused": p.refused,
-            },
-            "file_errors": file_errors,
-            "per_column": per_column,
-            "error_rows": error_rows,
-            "more_rows": by_row.len().saturating_sub(ROWS_SHOWN),
-            "bulk": bulk,
-            "warnings": warnings,
-            "changes": changes,
-            "unchanged": unchanged,
-            "refused": refused,
-            "mass_change": report.mass_change.as_ref().map(|m| format!(
-                "Cet envoi modifierait {} des valeurs publiées qu'il touche (seuil : {}) : un modérateur le regardera de près.",
-                display::percent(Some(m.share)), display::percent(Some(m.threshold)))),
-            "done": n.fait,
-            "csrf_token": caller.csrf_token(),
-        }),
-    )?
-    .into_response())
+    Ok(json!({
+        "id": d.id,
+        "title": schema.title,
+        "schema": schema.id(),
+        "file": d.file_name,
+        "fixes": d.fixes,
+        "fixed": d.current_sha256 != d.original_sha256,
+        "sent": d.submission_id,
+        "stats": {
+            "rows": report.stats.rows,
+            "valid": report.stats.valid_rows,
+            "invalid": report.stats.invalid_rows,
+            "errors": report.stats.errors,
+            "warnings": report.stats.warnings,
+            "proposed": p.proposed,
+            "refused": p.refused,
+        },
+        "file_errors": file_errors,
+        "per_column": per_column,
+        "error_rows": error_rows,
+        "more_rows": by_row.len().saturating_sub(ROWS_SHOWN),
+        "bulk": bulk,
+        "warnings": warnings,
+        "changes": changes,
+        "more_changes": more_changes,
+        "unchanged": unchanged,
+        "refused": refused,
+        "more_refused": more_refused,
+        "mass_change": report.mass_change.as_ref().map(|m| format!(
+            "Cet envoi modifierait {} des valeurs publiées qu'il touche (seuil : {}) : un modérateur le regardera de près.",
+            display::percent(Some(m.share)), display::percent(Some(m.threshold)))),
+        "done": done,
+        "csrf_token": caller.csrf_token(),
+    }))
 }
 
 fn form_pairs(body: &[u8]) -> Result<Vec<(String, String)>, AppError> {
@@ -554,7 +739,7 @@ async fn download(
         ),
         "annote.csv" | "annote.xlsx" => {
             let checked =
-                drafts::check(&state.db, &state.config.validation, &caller.actor, id).await?;
+                drafts::check(&state.db, &state.config.validation, &caller.actor, id, None).await?;
             // The file the report was made from, already read by the check.
             let bytes = checked.prepared.bytes;
             let schema = checked.schema;
@@ -608,7 +793,7 @@ async fn mine(
     caller: OptionalCaller,
 ) -> Result<Response, PageError> {
     let Some(caller) = caller.0 else {
-        return Ok(sign_in("/mes-contributions"));
+        return Ok(sign_in_to("/mes-contributions"));
     };
     let list = submissions::list_mine(&state.db, &caller.actor, true).await?;
     let rows: Vec<Value> = list
@@ -669,7 +854,7 @@ async fn contribution(
     Query(q): Query<SentQuery>,
 ) -> Result<Response, PageError> {
     let Some(caller) = caller.0 else {
-        return Ok(sign_in(&format!("/mes-contributions/{id}")));
+        return Ok(sign_in_to(&format!("/mes-contributions/{id}")));
     };
     let view = submissions::view(&state.db, &caller.actor, id).await?;
     let s = &view.summary;

@@ -95,10 +95,26 @@ async fn export(
         "x-dataset-version",
         header_value(&snapshot.version.to_string())?,
     );
-    let matched = headers
+    if let Some(at) = snapshot.published_at {
+        common.insert(
+            header::LAST_MODIFIED,
+            header_value(&at.format("%a, %d %b %Y %H:%M:%S GMT").to_string())?,
+        );
+    }
+    // RFC 9110: If-Modified-Since is only looked at without If-None-Match.
+    let matched = match headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| if_none_match(v, &etag));
+    {
+        Some(v) => if_none_match(v, &etag),
+        None => headers
+            .get(header::IF_MODIFIED_SINCE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
+            .zip(snapshot.published_at)
+            // HTTP dates have whole seconds.
+            .is_some_and(|(since, at)| at.timestamp() <= since.timestamp()),
+    };
     if matched {
         return Ok((StatusCode::NOT_MODIFIED, common).into_response());
     }

@@ -12,6 +12,7 @@ mod admin;
 mod admin_pages;
 pub mod auth;
 mod catalog;
+mod conditional;
 mod contribution_pages;
 pub(crate) mod datasets;
 mod exports;

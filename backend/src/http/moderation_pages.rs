@@ -21,7 +21,7 @@ use serde_json::Value;
 use super::{
     auth::{Caller, OptionalCaller},
     report_pages::status_label,
-    ui::{PageError, page},
+    ui::{self, PageError, page},
 };
 use crate::{
     app::AppState,
@@ -52,21 +52,12 @@ const REASONS: &[&str] = &[
 
 /// The signed-in moderator, or where to go instead.
 fn moderator(caller: OptionalCaller, here: &str) -> Result<Caller, Box<Response>> {
-    let Some(caller) = caller.0 else {
-        return Err(Box::new(
-            Redirect::to(&format!("/connexion?return_to={here}")).into_response(),
-        ));
-    };
-    if caller.actor.has(Role::Moderator) || caller.actor.has(Role::Admin) {
-        Ok(caller)
-    } else {
-        Err(Box::new(
-            PageError(AppError::Forbidden(
-                "la relecture est réservée aux modérateurs : un administrateur vous donne ce rôle et vos territoires".into(),
-            ))
-            .into_response(),
-        ))
-    }
+    ui::gate(
+        caller,
+        here,
+        &[Role::Moderator, Role::Admin],
+        "la relecture est réservée aux modérateurs : un administrateur vous donne ce rôle et vos territoires",
+    )
 }
 
 /// A flag of a submission or of a field, in words.

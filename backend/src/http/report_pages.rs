@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     auth::{Caller, OptionalCaller},
     public_pages::theme_label,
-    ui::{PageError, PageResult, page},
+    ui::{PageError, PageResult, page, sign_in_to},
 };
 use crate::{
     app::AppState,
@@ -132,13 +132,6 @@ struct FormQuery {
     champ: Option<String>,
 }
 
-fn sign_in_first(uai: &str) -> Response {
-    Redirect::to(&format!(
-        "/connexion?return_to=/etablissements/{uai}/signaler"
-    ))
-    .into_response()
-}
-
 async fn report_form(
     State(state): State<AppState>,
     caller: OptionalCaller,
@@ -147,7 +140,10 @@ async fn report_form(
 ) -> Result<Response, PageError> {
     let uai = Uai::parse(&raw).map_err(|e| AppError::bad_request("uai", e.to_string()))?;
     let Some(caller) = caller.0 else {
-        return Ok(sign_in_first(uai.as_str()));
+        return Ok(sign_in_to(&format!(
+            "/etablissements/{}/signaler",
+            uai.as_str()
+        )));
     };
     let values = ReportValues {
         champ: q.champ.unwrap_or_default(),
@@ -259,7 +255,10 @@ async fn report_send(
 ) -> Result<Response, PageError> {
     let uai = Uai::parse(&raw).map_err(|e| AppError::bad_request("uai", e.to_string()))?;
     let Some(caller) = caller.0 else {
-        return Ok(sign_in_first(uai.as_str()));
+        return Ok(sign_in_to(&format!(
+            "/etablissements/{}/signaler",
+            uai.as_str()
+        )));
     };
     // `valeur` may repeat (the items of a list): read the pairs rather than a map.
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
@@ -395,7 +394,7 @@ async fn my_reports(
     Query(q): Query<MineQuery>,
 ) -> Result<Response, PageError> {
     let Some(caller) = caller.0 else {
-        return Ok(Redirect::to("/connexion?return_to=/mes-signalements").into_response());
+        return Ok(sign_in_to("/mes-signalements"));
     };
     let catalog = Catalog::get();
     let mine = submissions::list_mine(&state.db, &caller.actor, false).await?;

@@ -16,6 +16,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/schools", get(list))
         .route("/api/v1/schools/{uai}", get(show))
+        .route_layer(axum::middleware::from_fn(super::conditional::etag))
 }
 
 #[derive(Serialize)]

@@ -60,6 +60,7 @@ pub fn router() -> Router<AppState> {
             get(national_missing),
         )
         .route("/api/v1/territories/{level}/{code}/missing", get(missing))
+        .route_layer(axum::middleware::from_fn(super::conditional::etag))
 }
 
 async fn national(State(state): State<AppState>) -> AppResult<Json<TerritoryView>> {

@@ -9,13 +9,14 @@ use axum::{
     Router,
     extract::Path,
     http::{HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::{Html, IntoResponse, Redirect, Response},
     routing::get,
 };
 use minijinja::{Environment, Value, context, value::Serde};
 use serde::Serialize;
 
-use crate::{app::AppState, error::AppError};
+use super::auth::{Caller, OptionalCaller};
+use crate::{app::AppState, domain::competence::Role, error::AppError};
 
 /// A template of `admin-ui/templates`, embedded under its file name.
 macro_rules! template {
@@ -41,6 +42,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     template!("moderation_submission.html"),
     template!("contribute.html"),
     template!("draft.html"),
+    template!("draft_report.html"),
+    template!("draft_heading.html"),
+    template!("draft_checking.html"),
     template!("my_contributions.html"),
     template!("my_contribution.html"),
     template!("admin_layout.html"),
@@ -142,6 +146,42 @@ pub fn page(
         .get_template(template)
         .and_then(|t| t.render(ctx))
         .map(Html)
+        .map_err(|e| PageError(AppError::internal(format!("template {template}: {e}"))))
+}
+
+/// The sign-in page, which brings the person back to `here` once signed in: where a page
+/// that needs someone sends the anonymous.
+pub fn sign_in_to(here: &str) -> Response {
+    let query = serde_urlencoded::to_string([("return_to", here)]).unwrap_or_default();
+    Redirect::to(&format!("/connexion?{query}")).into_response()
+}
+
+/// A page for people holding one of `roles`: the signed-in caller, or the answer to give
+/// instead (the sign-in page for the anonymous, a « forbidden » page saying `why` to others).
+/// The API's rule is the same `Actor::has`.
+pub fn gate(
+    caller: OptionalCaller,
+    here: &str,
+    roles: &[Role],
+    why: &str,
+) -> Result<Caller, Box<Response>> {
+    let Some(caller) = caller.0 else {
+        return Err(Box::new(sign_in_to(here)));
+    };
+    if roles.iter().any(|r| caller.actor.has(*r)) {
+        Ok(caller)
+    } else {
+        Err(Box::new(
+            PageError(AppError::Forbidden(why.to_owned())).into_response(),
+        ))
+    }
+}
+
+/// A template rendered alone, without the layout: a part of a page sent after its start.
+pub fn fragment(template: &str, data: impl Serialize) -> Result<String, PageError> {
+    env()
+        .get_template(template)
+        .and_then(|t| t.render(Value::from(Serde(&data))))
         .map_err(|e| PageError(AppError::internal(format!("template {template}: {e}"))))
 }
 

@@ -5,6 +5,7 @@
 //! published values; sending it is `submissions::submit` with the fixed file.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use chrono::Utc;
 use ecarto_contrib_schemas::{FieldMapping, Registry, Schema};
@@ -23,7 +24,10 @@ use crate::{
         audit, competence, completeness,
         submissions::{self, FieldDiff, NewSubmission, Prepared},
     },
-    validation::edit::{self, Replace},
+    validation::{
+        Progress, Stage,
+        edit::{self, Replace},
+    },
 };
 
 /// The schema a draft is for.
@@ -48,6 +52,18 @@ async fn store_file<C: sea_orm::ConnectionTrait>(db: &C, bytes: &[u8]) -> AppRes
     .exec_without_returning(db)
     .await?;
     Ok(sha256)
+}
+
+/// The size of a stored file, without reading it.
+pub async fn file_size(db: &DatabaseConnection, sha256: &str) -> AppResult<i64> {
+    use sea_orm::QuerySelect;
+    submission_file::Entity::find_by_id(sha256.to_owned())
+        .select_only()
+        .column(submission_file::Column::Size)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::internal(format!("fichier {sha256} introuvable")))
 }
 
 /// The bytes of a stored file.
@@ -188,12 +204,24 @@ pub async fn check(
     limits: &ValidationLimits,
     actor: &Actor,
     id: i64,
+    progress: Option<Arc<Progress>>,
 ) -> AppResult<Checked> {
     let draft = get(db, actor, id).await?;
     let schema = schema_of(&draft)?;
     let bytes = file(db, &draft.current_sha256).await?;
-    let prepared =
-        submissions::prepare(db, limits, actor, schema, bytes, &sent_file_name(&draft)).await?;
+    let prepared = submissions::prepare(
+        db,
+        limits,
+        actor,
+        schema,
+        bytes,
+        &sent_file_name(&draft),
+        progress.clone(),
+    )
+    .await?;
+    if let Some(p) = &progress {
+        p.enter(Stage::Published);
+    }
     let values: Vec<Value> = prepared
         .rows
         .iter()

@@ -357,6 +357,21 @@ pub async fn add_competence(
 ) -> AppResult<competence::Model> {
     c.check()?;
     let org = by_id(db, organisation_id).await?;
+    // A line on a territory the reference does not know would grant nothing, silently.
+    let level = crate::domain::territory::Level::parse(c.territory.level.as_str())
+        .map_err(AppError::internal)?;
+    if crate::services::territories::territory(db, level, &c.territory.code)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::bad_request(
+            "territory",
+            format!(
+                "le territoire « {} » n'est pas dans le référentiel : écrivez NIVEAU:CODE avec le code officiel, par exemple commune:35360, epci:243500139 ou departement:35",
+                c.territory
+            ),
+        ));
+    }
     if let Some(from) = c.delegated_by {
         let delegator = by_id(db, from).await?;
         let theirs = lines(db, from).await?;

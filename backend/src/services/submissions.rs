@@ -4,6 +4,7 @@
 //! published dataset with their provenance.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use chrono::Utc;
 use ecarto_contrib_schemas::{ColumnKind, FieldMapping, Registry, Schema};
@@ -31,7 +32,7 @@ use crate::{
         outbox, provenance,
         validation::{self as register, same},
     },
-    validation::{self, FileError, Options},
+    validation::{self, FileError, Options, Progress, Stage},
 };
 
 /// What a person sends.
@@ -144,9 +145,11 @@ pub async fn prepare(
     schema: &'static Schema,
     bytes: Vec<u8>,
     file_name: &str,
+    progress: Option<Arc<Progress>>,
 ) -> AppResult<Prepared> {
     let mut options = Options::new(limits.max_rows);
     options.keep_rows = true;
+    options.progress = progress.clone();
     let file_name = file_name.to_owned();
     let schema_ref: &'static Schema = schema;
     let (v, bytes) = tokio::task::spawn_blocking(move || {
@@ -156,6 +159,9 @@ pub async fn prepare(
     .await
     .map_err(AppError::internal)?;
     let mut v = v.map_err(file_error)?;
+    if let Some(p) = &progress {
+        p.enter(Stage::Register);
+    }
     register::check_against_register(db, schema, &mut v, limits.mass_change_share).await?;
 
     // Row by row: within the submitter's competence, or refused with the reason.
@@ -309,7 +315,16 @@ pub async fn submit(
         refused,
         invalid,
         bytes,
-    } = prepare(db, limits, actor, schema, input.bytes, &input.file_name).await?;
+    } = prepare(
+        db,
+        limits,
+        actor,
+        schema,
+        input.bytes,
+        &input.file_name,
+        None,
+    )
+    .await?;
     let rows: Vec<submission_row::ActiveModel> = prepared
         .iter()
         .map(|r| {

@@ -15,6 +15,7 @@ pub mod report;
 pub mod table;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use csv::StringRecord;
 use ecarto_contrib_schemas::{Column, Schema};
@@ -36,6 +37,47 @@ pub struct Options {
     /// Keep what the checks against the register need: the UAIs read, and the typed content
     /// of valid rows.
     pub keep_rows: bool,
+    /// Where the rows read so far are counted, for a page that shows a long check's progress.
+    pub progress: Option<std::sync::Arc<Progress>>,
+}
+
+/// How far a check has gone, read from another task while the check runs.
+#[derive(Debug, Default)]
+pub struct Progress {
+    rows_read: AtomicU64,
+    /// An estimate until the file is read (a CSV's lines), exact for spreadsheets and JSON.
+    rows_expected: AtomicU64,
+    stage: AtomicU8,
+}
+
+/// What a check is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Reading the rows and checking each against the schema.
+    Rows,
+    /// Checking the schools against the register, and the competence of the submitter.
+    Register,
+    /// Comparing with the published values.
+    Published,
+}
+
+impl Progress {
+    pub fn rows(&self) -> (u64, u64) {
+        let read = self.rows_read.load(Ordering::Relaxed);
+        (read, self.rows_expected.load(Ordering::Relaxed).max(read))
+    }
+
+    pub fn stage(&self) -> Stage {
+        match self.stage.load(Ordering::Relaxed) {
+            0 => Stage::Rows,
+            1 => Stage::Register,
+            _ => Stage::Published,
+        }
+    }
+
+    pub fn enter(&self, stage: Stage) {
+        self.stage.store(stage as u8, Ordering::Relaxed);
+    }
 }
 
 impl Options {
@@ -47,6 +89,7 @@ impl Options {
                 .to_string(),
             max_rows,
             keep_rows: false,
+            progress: None,
         }
     }
 }
@@ -119,6 +162,10 @@ pub fn validate(
     options: &Options,
 ) -> Result<Validation, FileError> {
     let table = Table::read(bytes, file_name, &schema.name)?;
+    if let Some(p) = &options.progress {
+        p.rows_expected
+            .store(table.expected_rows(bytes), Ordering::Relaxed);
+    }
     let mut report = Report {
         schema: schema.id(),
         file: file_name.map(str::to_owned),
@@ -207,6 +254,9 @@ pub fn validate(
                         break;
                     }
                 }
+            }
+            if let Some(p) = &options.progress {
+                p.rows_read.store(count, Ordering::Relaxed);
             }
             let last = batch.len() < BATCH || read_error.is_some();
             if !batch.is_empty() {

@@ -81,6 +81,20 @@ impl<'a> Table<'a> {
         })
     }
 
+    /// How many data rows the file holds: exact for a sheet or JSON; for CSV its line breaks,
+    /// which a quoted cell spanning lines makes an overestimate.
+    pub fn expected_rows(&self, bytes: &[u8]) -> u64 {
+        match &self.source {
+            Source::Csv(_) => {
+                let breaks = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+                // The header line, and a last line without its line break.
+                (breaks + u64::from(!bytes.ends_with(b"\n"))).saturating_sub(1)
+            }
+            Source::Sheet(range) => (range.height() as u64).saturating_sub(1),
+            Source::Json(objects) => objects.len() as u64,
+        }
+    }
+
     /// The data rows, each with its number as the agent sees it.
     pub fn rows(&self) -> Rows<'_> {
         Rows {

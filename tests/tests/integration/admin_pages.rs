@@ -192,7 +192,8 @@ async fn an_admin_approves_a_request_gives_competence_runs_a_job_and_reads_the_l
     browser.click(&public_lycees).await;
     set_value(&browser, "#secteur", "public").await;
     let territory = browser.find("#line-territory").await;
-    browser.send_keys(&territory, "commune:35360").await;
+    // A typo first: refused with the reason, and what was typed is still in the form.
+    browser.send_keys(&territory, "commune:Atlantide").await;
     let reason = browser.find("#reason").await;
     browser
         .send_keys(
@@ -200,6 +201,17 @@ async fn an_admin_approves_a_request_gives_competence_runs_a_job_and_reads_the_l
             "Convention avec la Région : inventaire des lycées de Vitré",
         )
         .await;
+    submit(&browser, "form[action$='/competences'] button[type=submit]").await;
+    // Boxed: the journey's future is large enough already for a test thread's stack.
+    Box::pin(the_refused_form_kept_what_was_typed(&browser)).await;
+    browser
+        .script(
+            "document.getElementById('line-territory').value = '';",
+            json!([]),
+        )
+        .await;
+    let territory = browser.find("#line-territory").await;
+    browser.send_keys(&territory, "commune:35360").await;
     submit(&browser, "form[action$='/competences'] button[type=submit]").await;
     let added = browser.wait_for_text("Compétence ajoutée").await;
     assert!(added.contains("Exception"), "{added}");
@@ -379,7 +391,7 @@ async fn the_admin_pages_are_for_admins_and_their_forms_need_the_csrf_token() {
         anonymous.assert_status(StatusCode::SEE_OTHER);
         assert_eq!(
             anonymous.header(axum::http::header::LOCATION),
-            Some(format!("/connexion?return_to={path}").as_str()),
+            Some(format!("/connexion?return_to={}", path.replace('/', "%2F")).as_str()),
         );
         let refused = app.call(Some(&beta), Method::GET, path, None).await;
         refused.assert_status(StatusCode::FORBIDDEN);
@@ -616,4 +628,31 @@ async fn the_audit_log_is_read_by_action_actor_target_date_and_page_and_members_
         .json();
     assert_eq!(api.as_array().unwrap().len(), 1);
     assert_eq!(api[0]["event"], "competence.added");
+}
+
+/// After a refused competence line: the reason said, and every field as the admin typed it.
+async fn the_refused_form_kept_what_was_typed(browser: &Browser) {
+    let refused = browser.wait_for_text("Rien n'a été changé").await;
+    assert!(refused.contains("Atlantide"), "{refused}");
+    let kept = browser
+        .script(
+            "return [document.getElementById('reason').value, \
+                     document.getElementById('type-lycee').checked, \
+                     document.getElementById('secteur').value, \
+                     document.getElementById('line-territory').value];",
+            json!([]),
+        )
+        .await;
+    assert_eq!(
+        kept,
+        json!([
+            "Convention avec la Région : inventaire des lycées de Vitré",
+            true,
+            "public",
+            "commune:Atlantide"
+        ])
+    );
+    browser
+        .assert_accessible("administration : formulaire refusé")
+        .await;
 }

@@ -82,12 +82,7 @@ async fn a_collectivite_fixes_its_file_in_the_browser_and_sends_it() {
     let path = app.dir.path().join("inventaire-35.csv");
     std::fs::write(&path, format!("{file}\r\n")).unwrap();
 
-    let input = browser.find("#file-inventaire-equipement").await;
-    browser.send_keys(&input, path.to_str().unwrap()).await;
-    let check = browser
-        .find("form[action^='/contribuer/inventaire-equipement@v1'] button")
-        .await;
-    browser.click(&check).await;
+    upload_inventory(&browser, &path).await;
     let report = browser.wait_for_text("Vérification de votre fichier").await;
     assert!(
         report.contains("5\nligne(s) lue(s)") || report.contains("5 ligne(s) lue(s)"),
@@ -234,6 +229,44 @@ async fn a_collectivite_fixes_its_file_in_the_browser_and_sends_it() {
     );
     browser.assert_accessible("mes contributions").await;
     browser.screenshot("collectivite-5-mes-contributions").await;
+
+    // A national-size file: its page shows the check going, then the report below.
+    let path = app.dir.path().join("inventaire-national.csv");
+    std::fs::write(&path, large_inventory(8_000)).unwrap();
+    browser.goto(&format!("{base}/contribuer")).await;
+    upload_inventory(&browser, &path).await;
+    let report = browser.wait_for_text("ligne(s) lue(s)").await;
+    assert!(
+        report.contains("Vérification terminée : 8\u{202f}000 ligne(s)"),
+        "{report}"
+    );
+    // Only the last progress line is on screen.
+    assert!(!report.contains("Lecture du fichier"), "{report}");
+    browser
+        .assert_accessible("rapport d'un grand fichier")
+        .await;
+    browser.screenshot("collectivite-6-grand-fichier").await;
+}
+
+/// Chooses the file in « Contribuer »'s inventory form and sends it to be checked.
+async fn upload_inventory(browser: &Browser, path: &std::path::Path) {
+    let input = browser.find("#file-inventaire-equipement").await;
+    browser.send_keys(&input, path.to_str().unwrap()).await;
+    let check = browser
+        .find("form[action^='/contribuer/inventaire-equipement@v1'] button")
+        .await;
+    browser.click(&check).await;
+}
+
+/// The département's agent, a contributor for its collèges, signed in.
+async fn ille_et_vilaine_agent(app: &TestApp) -> ecarto_tests::Session {
+    app.session_for(
+        "numerique@ille-et-vilaine.fr",
+        Some("departement:35"),
+        &["contributor"],
+        &[],
+    )
+    .await
 }
 
 /// The first row's cells of a workbook's first sheet, and its column of UAIs below.
@@ -253,14 +286,7 @@ fn read_book(bytes: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
 async fn the_templates_come_as_workbooks_too_and_the_prefilled_one_lists_the_same_schools() {
     use axum::http::{Method, StatusCode};
     let app = TestApp::with_sample(|_| {}).await;
-    let agent = app
-        .session_for(
-            "numerique@ille-et-vilaine.fr",
-            Some("departement:35"),
-            &["contributor"],
-            &[],
-        )
-        .await;
+    let agent = ille_et_vilaine_agent(&app).await;
     let schema = ecarto_contrib_schemas::Registry::embedded()
         .resolve("inventaire-equipement")
         .unwrap();
@@ -322,4 +348,129 @@ async fn the_templates_come_as_workbooks_too_and_the_prefilled_one_lists_the_sam
         "{}",
         refused.text()
     );
+}
+
+/// The « Contribuer » form's body with one file, and its content type.
+fn multipart(name: &str, content: &str) -> (Vec<u8>, String) {
+    let boundary = "ecarto-test-boundary";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: text/csv\r\n\r\n{content}\r\n--{boundary}--\r\n"
+    );
+    (
+        body.into_bytes(),
+        format!("multipart/form-data; boundary={boundary}"),
+    )
+}
+
+/// A national-size file for the inventory: `rows` rows of distinct well-formed UAIs of the
+/// Ille-et-Vilaine (most unknown to the register, so the report has plenty to say).
+fn large_inventory(rows: usize) -> String {
+    let mut file = String::from("uai;date_inventaire;nb_terminaux;maintenance\r\n");
+    for i in 0..rows {
+        let uai = ecarto_tests::uai(&format!("035{:04}", i % 10_000));
+        file.push_str(&format!(
+            "{uai};2026-09-15;{};prestataire\r\n",
+            10 + i % 300
+        ));
+    }
+    file
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_files_report_comes_after_the_progress_of_its_check() {
+    let app = TestApp::with_sample(|_| {}).await;
+    let agent = ille_et_vilaine_agent(&app).await;
+    let base = app.serve().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let cookie = format!(
+        "{}={}",
+        ecarto::services::auth::SESSION_COOKIE,
+        agent.cookie
+    );
+    let file = large_inventory(8_000);
+    assert!(file.len() > 256 * 1024, "{} bytes", file.len());
+
+    // Sent by the page's script: answered with where to go, not a redirect to follow.
+    let (form, content_type) = multipart("inventaire-national.csv", &file);
+    let sent = client
+        .post(format!(
+            "{base}/contribuer/inventaire-equipement@v1?csrf_token={}",
+            agent.csrf
+        ))
+        .header("cookie", &cookie)
+        .header("x-requested-with", "ecarto.js")
+        .header("content-type", &content_type)
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 201, "{:?}", sent.text().await);
+    let location = sent.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with("/contribuer/brouillons/"),
+        "{location}"
+    );
+
+    let mut page = client
+        .get(format!("{base}{location}"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    // The page's start comes before the check is done: the heading and where progress goes.
+    let first = page.chunk().await.unwrap().expect("a first part");
+    let first = String::from_utf8_lossy(&first).into_owned();
+    assert!(
+        first.contains("<h1>Vérification de votre fichier</h1>"),
+        "{first}"
+    );
+    assert!(first.contains("class=\"checking\""), "{first}");
+    assert!(!first.contains("ligne(s) lue(s)"), "{first}");
+    let mut rest = first;
+    while let Some(chunk) = page.chunk().await.unwrap() {
+        rest.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let done = rest
+        .find("Vérification terminée : 8\u{202f}000 ligne(s)")
+        .unwrap_or_else(|| panic!("{rest}"));
+    let report = rest.find("ligne(s) lue(s)").expect("the report");
+    assert!(done < report);
+    // Every progress line counts against the file's lines.
+    for line in rest.match_indices("Lignes vérifiées : ") {
+        assert!(
+            rest[line.0..].contains("sur environ 8\u{202f}000"),
+            "{}",
+            &rest[line.0..line.0 + 120]
+        );
+    }
+    assert!(
+        rest.trim_end().ends_with("</html>"),
+        "{}",
+        &rest[rest.len() - 300..]
+    );
+
+    // Without the script, the form's answer is the usual redirect.
+    let (form, content_type) = multipart("petit.csv", &large_inventory(10));
+    let plain = client
+        .post(format!(
+            "{base}/contribuer/inventaire-equipement@v1?csrf_token={}",
+            agent.csrf
+        ))
+        .header("cookie", &cookie)
+        .header("content-type", &content_type)
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 303);
 }

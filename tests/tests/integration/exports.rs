@@ -453,6 +453,139 @@ async fn etag_is_stable_and_answers_304() {
 }
 
 #[tokio::test]
+async fn exports_say_when_their_version_was_published_and_answer_if_modified_since() {
+    let app = TestApp::new().await;
+    two_versions(&app).await;
+    let a = app.get("/api/v1/exports/schools.csv?version=2").await;
+    let modified = a
+        .header(header::LAST_MODIFIED)
+        .expect("Last-Modified")
+        .to_owned();
+    assert!(modified.ends_with(" GMT"), "{modified}");
+    let at = chrono::DateTime::parse_from_rfc2822(&modified).expect("an HTTP date");
+    let ask = |since: String| {
+        let app = &app;
+        async move {
+            app.send(
+                Method::GET,
+                "/api/v1/exports/schools.csv?version=2",
+                &[("if-modified-since", &since)],
+                Vec::new(),
+            )
+            .await
+        }
+    };
+    let same = ask(modified.clone()).await;
+    same.assert_status(StatusCode::NOT_MODIFIED);
+    assert!(same.body.is_empty());
+    let before = (at - chrono::Duration::hours(1))
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    let older = ask(before).await;
+    older.assert_status(StatusCode::OK);
+    assert_eq!(older.body, a.body);
+    // A date that is not one is ignored, not an error.
+    ask("hier".into()).await.assert_status(StatusCode::OK);
+    // If-None-Match wins over If-Modified-Since (RFC 9110).
+    let both = app
+        .send(
+            Method::GET,
+            "/api/v1/exports/schools.csv?version=2",
+            &[
+                ("if-none-match", "\"something-else\""),
+                ("if-modified-since", &modified),
+            ],
+            Vec::new(),
+        )
+        .await;
+    both.assert_status(StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_school_and_a_territory_answer_304_to_the_etag_they_gave() {
+    let app = TestApp::new().await;
+    ecarto::services::territories::ensure_loaded(&app.state.db)
+        .await
+        .expect("territories");
+    two_versions(&app).await;
+    let school = format!("/api/v1/schools/{}", uai("0350001"));
+    for uri in [
+        school.as_str(),
+        "/api/v1/schools?departement=35",
+        "/api/v1/territories/departement/35",
+        "/api/v1/territories/national",
+    ] {
+        let first = app.get(uri).await;
+        first.assert_status(StatusCode::OK);
+        let etag = first
+            .header(header::ETAG)
+            .unwrap_or_else(|| panic!("{uri}: no ETag"))
+            .to_owned();
+        assert!(etag.starts_with('"') && etag.len() == 34, "{uri}: {etag}");
+        assert_eq!(
+            first.header(header::CACHE_CONTROL),
+            Some("public, no-cache")
+        );
+        let again = app
+            .send(Method::GET, uri, &[("if-none-match", &etag)], Vec::new())
+            .await;
+        again.assert_status(StatusCode::NOT_MODIFIED);
+        assert!(again.body.is_empty(), "{uri}");
+        assert_eq!(again.header(header::ETAG), Some(etag.as_str()));
+        let weak = app
+            .send(
+                Method::GET,
+                uri,
+                &[("if-none-match", &format!("W/{etag}"))],
+                Vec::new(),
+            )
+            .await;
+        weak.assert_status(StatusCode::NOT_MODIFIED);
+        let other = app
+            .send(
+                Method::GET,
+                uri,
+                &[("if-none-match", "\"autre\"")],
+                Vec::new(),
+            )
+            .await;
+        other.assert_status(StatusCode::OK);
+        assert_eq!(other.body, first.body, "{uri}");
+    }
+
+    // The school changes: its ETag with it.
+    let before = app.get(&school).await;
+    let etag = before.header(header::ETAG).unwrap().to_owned();
+    publish(
+        &app,
+        "contribution",
+        vec![observation(
+            "0350001",
+            "2026-09-01",
+            &[("appellation_officielle", json!("Collège renommé"))],
+        )],
+    )
+    .await;
+    let after = app
+        .send(
+            Method::GET,
+            &school,
+            &[("if-none-match", &etag)],
+            Vec::new(),
+        )
+        .await;
+    after.assert_status(StatusCode::OK);
+    assert!(after.text().contains("Collège renommé"), "{}", after.text());
+    assert_ne!(after.header(header::ETAG), Some(etag.as_str()));
+    // An error is not given an ETag.
+    let unknown = app
+        .get(&format!("/api/v1/schools/{}", uai("0359999")))
+        .await;
+    unknown.assert_status(StatusCode::NOT_FOUND);
+    assert!(unknown.header(header::ETAG).is_none());
+}
+
+#[tokio::test]
 async fn malformed_and_unknown_versions_are_errors() {
     let app = TestApp::new().await;
     two_versions(&app).await;
