@@ -46,6 +46,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/admin/organisations/{id}", get(organisation_page))
         .route("/admin/organisations/{id}/membres", post(add_member))
+        .route("/admin/organisations/{id}/identite", post(update_identity))
         .route(
             "/admin/organisations/{id}/competences",
             post(add_competence),
@@ -124,6 +125,7 @@ fn field_words(pointer: &str) -> &str {
         "kind" => "Type d'organisation",
         "name" => "Nom",
         "siren" => "SIREN",
+        "school_competence" => "Compétence scolaire",
         "url" => "Adresse du fichier",
         "schema" => "Schéma",
         "decision" => "Décision",
@@ -565,6 +567,60 @@ async fn add_member(
             "{} est membre de {} avec le rôle {role}",
             u.email, org.name
         ))
+    }
+    .await;
+    outcome(&format!("/admin/organisations/{id}"), r)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct IdentityForm {
+    siren: String,
+    /// `oui` or `non`, for an EPCI only.
+    competence_scolaire: String,
+}
+
+/// The SIREN of an organisation, and whether an EPCI holds the school competence of its
+/// communes: the same services as `PATCH /api/v1/admin/organisations/{id}`.
+async fn update_identity(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Form(f): Form<IdentityForm>,
+) -> Result<Response, PageError> {
+    require_admin(&caller)?;
+    let r: AppResult<_> = async {
+        let org = organisations::by_id(&state.db, id).await?;
+        let mut done = Vec::new();
+        let siren = f.siren.trim();
+        if !siren.is_empty() && Some(siren) != org.siren.as_deref() {
+            let o = organisations::record_siren(&state.db, &caller.audit(), id, siren).await?;
+            done.push(format!("SIREN {}", o.siren.unwrap_or_default()));
+        }
+        let holds = match f.competence_scolaire.as_str() {
+            "" => None,
+            "oui" => Some(true),
+            "non" => Some(false),
+            other => {
+                return Err(AppError::bad_request(
+                    "school_competence",
+                    format!("« {other} » : attendu oui ou non"),
+                ));
+            }
+        };
+        if let Some(holds) = holds.filter(|h| *h != org.school_competence) {
+            organisations::set_school_competence(&state.db, &caller.audit(), id, holds).await?;
+            done.push(if holds {
+                "compétence scolaire exercée par l'EPCI".to_owned()
+            } else {
+                "compétence scolaire laissée aux communes".to_owned()
+            });
+        }
+        Ok(if done.is_empty() {
+            format!("Rien à changer pour {}", org.name)
+        } else {
+            format!("{} : {}", org.name, done.join(", "))
+        })
     }
     .await;
     outcome(&format!("/admin/organisations/{id}"), r)

@@ -656,3 +656,84 @@ async fn the_refused_form_kept_what_was_typed(browser: &Browser) {
         .assert_accessible("administration : formulaire refusé")
         .await;
 }
+
+#[tokio::test]
+async fn an_admin_records_a_siren_and_an_epcis_school_competence_from_its_page() {
+    let app = TestApp::with_sample(|_| {}).await;
+    let admin = app
+        .session_for("admin@exemple.fr", None, &["admin"], &[])
+        .await;
+    let post = |id: i64, body: &'static str| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let res = app
+                .call_raw(
+                    Some(admin),
+                    Method::POST,
+                    &format!("/admin/organisations/{id}/identite"),
+                    &[("content-type", "application/x-www-form-urlencoded")],
+                    body.as_bytes().to_vec(),
+                )
+                .await;
+            res.assert_status(StatusCode::SEE_OTHER);
+            let to = res.header(axum::http::header::LOCATION).unwrap().to_owned();
+            app.call(Some(admin), Method::GET, &to, None).await.text()
+        }
+    };
+
+    // Rennes Métropole, made from the territory reference by its SIREN.
+    let epci = organisations::resolve(&app.state.db, "243500139")
+        .await
+        .expect("the EPCI");
+    let page = app
+        .call(
+            Some(&admin),
+            Method::GET,
+            &format!("/admin/organisations/{}", epci.id),
+            None,
+        )
+        .await;
+    page.assert_status(StatusCode::OK);
+    assert!(
+        page.text().contains("name=\"competence_scolaire\""),
+        "{}",
+        page.text()
+    );
+    let (body, holds): (&'static str, bool) = if epci.school_competence {
+        ("siren=243500139&competence_scolaire=non", false)
+    } else {
+        ("siren=243500139&competence_scolaire=oui", true)
+    };
+    let done = post(epci.id, body).await;
+    assert!(done.contains("compétence scolaire"), "{done}");
+    let after = organisations::by_id(&app.state.db, epci.id).await.unwrap();
+    assert_eq!(after.school_competence, holds);
+
+    // The département's organisation, seeded without a SIREN: recorded from its page.
+    let dep = organisations::resolve(&app.state.db, "departement:35")
+        .await
+        .unwrap();
+    let page = app
+        .call(
+            Some(&admin),
+            Method::GET,
+            &format!("/admin/organisations/{}", dep.id),
+            None,
+        )
+        .await
+        .text();
+    assert!(!page.contains("name=\"competence_scolaire\""), "{page}");
+    let done = post(dep.id, "siren=223500018").await;
+    assert!(done.contains("SIREN 223500018"), "{done}");
+    let after = organisations::by_id(&app.state.db, dep.id).await.unwrap();
+    assert_eq!(after.siren.as_deref(), Some("223500018"));
+
+    // A SIREN that is not one: refused, said, nothing changed.
+    let refused = post(dep.id, "siren=12").await;
+    assert!(
+        refused.contains("Rien n&#39;a été changé") || refused.contains("Rien n'a été changé"),
+        "{refused}"
+    );
+    let still = organisations::by_id(&app.state.db, dep.id).await.unwrap();
+    assert_eq!(still.siren.as_deref(), Some("223500018"));
+}

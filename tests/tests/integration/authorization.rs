@@ -487,6 +487,13 @@ fn matrix() -> Vec<Endpoint> {
         },
         Endpoint {
             method: Method::POST,
+            route: "/admin/organisations/{id}/identite",
+            path: |f| format!("/admin/organisations/{}/identite", f.organisation),
+            body: |_, _| form("siren="),
+            expect: admin_form,
+        },
+        Endpoint {
+            method: Method::POST,
             route: "/admin/organisations/{id}/competences",
             path: |f| format!("/admin/organisations/{}/competences", f.organisation),
             body: |_, _| {
@@ -932,7 +939,7 @@ async fn the_admin_pages_forms_are_refused_without_the_csrf_token() {
         .into_iter()
         .filter(|e| e.route.starts_with("/admin/"))
         .collect();
-    assert_eq!(forms.len(), 11);
+    assert_eq!(forms.len(), 12);
     let cookie = format!("ecarto_session={}", admin.cookie);
     let (_, before) = ecarto::services::audit::search(
         &app.state.db,
