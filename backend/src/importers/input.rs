@@ -62,6 +62,17 @@ pub fn read(bytes: &[u8]) -> Result<Input<'_>, InputError> {
         ));
     }
     let header_line = text.lines().next().unwrap_or("");
+    if header_line.trim().is_empty() {
+        let blank = text.lines().take_while(|l| l.trim().is_empty()).count();
+        return Err(InputError(format!(
+            "la ligne 1 est vide{} : la première ligne du fichier doit porter les noms des colonnes ; supprimez les lignes vides au-dessus de l'en-tête",
+            if blank > 1 {
+                format!(" (comme les {} premières lignes)", blank)
+            } else {
+                String::new()
+            }
+        )));
+    }
     let separator = sniff_separator(header_line).ok_or_else(|| {
         let mut msg = "séparateur non reconnu : la ligne d'en-tête (ligne 1) ne contient ni « ; », ni « , », ni tabulation".to_owned();
         if let Some(c) = likely_other_separator(header_line) {

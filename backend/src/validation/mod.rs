@@ -878,8 +878,17 @@ mod tests {
         }
     }
 
+    /// 200 inputs per property in every test run; `ECARTO_PROPTEST_CASES=1000000` for the long
+    /// run (README, "Bad input at scale").
+    fn cases() -> u32 {
+        std::env::var("ECARTO_PROPTEST_CASES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(200)
+    }
+
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(200))]
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::with_cases(cases()) })]
 
         #[test]
         fn never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {

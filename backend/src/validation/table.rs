@@ -196,6 +196,7 @@ fn read_xlsx<'a>(
     sheet_hint: &str,
     lower_name: &str,
 ) -> Result<Table<'a>, InputError> {
+    check_archive(bytes)?;
     let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|e| {
         InputError(format!(
             "le fichier commence comme un classeur Excel (.xlsx) ou une archive zip mais ne peut pas être lu comme un classeur{} : {e}. Enregistrez-le au format .xlsx ou CSV",
@@ -212,9 +213,7 @@ fn read_xlsx<'a>(
         .find(|n| header_key(n) == wanted)
         .unwrap_or(&names[0])
         .clone();
-    let range = book
-        .worksheet_range(&sheet)
-        .map_err(|e| InputError(format!("la feuille « {sheet} » ne peut pas être lue : {e}")))?;
+    let range = read_sheet(&mut book, &sheet)?;
     let mut rows = range.rows();
     let headers: Vec<String> = match rows.next() {
         Some(r) => r.iter().map(|c| cell_text(c).trim().to_owned()).collect(),
@@ -247,6 +246,89 @@ fn read_xlsx<'a>(
         headers,
         source: Source::Sheet(range),
     })
+}
+
+/// What a workbook may hold once decompressed, all its parts together. A real inventory of
+/// every school of France is a few tens of megabytes of XML; a « zip bomb » declares gigabytes.
+const XLSX_MAX_UNCOMPRESSED: u64 = 300 * 1024 * 1024;
+/// Beyond this ratio a large part is not a spreadsheet but a bomb (real sheets compress 5 to
+/// 20 times; a sheet of one repeated value, up to about 100).
+const XLSX_MAX_RATIO: u64 = 250;
+/// The cells a sheet may span, from its first used cell to its last: calamine lays the sheet
+/// out as a full rectangle, so one cell far away would make it gigabytes.
+const XLSX_MAX_AREA: u64 = 12_000_000;
+const XLSX_MAX_COLUMNS: u32 = 1_000;
+
+/// Looks at the archive's table of contents before anything is decompressed. The sizes it
+/// declares are the ones the zip reader holds each part to.
+fn check_archive(bytes: &[u8]) -> Result<(), InputError> {
+    // Not readable as an archive: calamine says why, in the usual message.
+    let Ok(mut archive) = zip::ZipArchive::new(Cursor::new(bytes)) else {
+        return Ok(());
+    };
+    let mut total: u64 = 0;
+    for i in 0..archive.len() {
+        let Ok(part) = archive.by_index_raw(i) else {
+            continue;
+        };
+        let (size, packed) = (part.size(), part.compressed_size().max(1));
+        total = total.saturating_add(size);
+        if size > 1024 * 1024 && size / packed > XLSX_MAX_RATIO {
+            return Err(InputError(format!(
+                "le classeur contient une partie (« {} ») qui, décompressée, ferait {} Mo pour {} ko dans le fichier : ce n'est pas un tableur ordinaire (« bombe » zip ?). Enregistrez la feuille de nouveau au format .xlsx ou CSV",
+                part.name().map(|n| n.into_owned()).unwrap_or_default(),
+                size / (1024 * 1024),
+                packed.div_ceil(1024)
+            )));
+        }
+    }
+    if total > XLSX_MAX_UNCOMPRESSED {
+        return Err(InputError(format!(
+            "le classeur ferait {} Mo une fois décompressé, plus que les {} Mo acceptés : découpez-le en plusieurs fichiers ou envoyez-le en CSV",
+            total / (1024 * 1024),
+            XLSX_MAX_UNCOMPRESSED / (1024 * 1024)
+        )));
+    }
+    Ok(())
+}
+
+/// A sheet's used cells, read one by one so that its extent is checked before it is laid out.
+/// Cells with a format and no value (a sheet formatted down to row 1,048,576) do not count.
+fn read_sheet(
+    book: &mut Xlsx<Cursor<&[u8]>>,
+    sheet: &str,
+) -> Result<calamine::Range<Data>, InputError> {
+    let unreadable = |e: calamine::XlsxError| {
+        InputError(format!("la feuille « {sheet} » ne peut pas être lue : {e}"))
+    };
+    let mut reader = book.worksheet_cells_reader(sheet).map_err(unreadable)?;
+    let mut cells = Vec::new();
+    let (mut last_row, mut last_column) = (0u32, 0u32);
+    while let Some(cell) = reader.next_cell().map_err(unreadable)? {
+        if matches!(cell.get_value(), calamine::DataRef::Empty) {
+            continue;
+        }
+        let (row, column) = cell.get_position();
+        if column >= XLSX_MAX_COLUMNS {
+            return Err(InputError(format!(
+                "la feuille « {sheet} » a du contenu en colonne {} (ligne {}) : au-delà de {XLSX_MAX_COLUMNS} colonnes, ce n'est plus un fichier de contribution ; supprimez les colonnes en trop",
+                column + 1,
+                row + 1
+            )));
+        }
+        (last_row, last_column) = (last_row.max(row), last_column.max(column));
+        if u64::from(last_row + 1) * u64::from(last_column + 1) > XLSX_MAX_AREA {
+            return Err(InputError(format!(
+                "la feuille « {sheet} » a du contenu jusqu'à la ligne {} et la colonne {} : c'est plus que les {} cellules acceptées ; supprimez les lignes et colonnes vides au-delà de vos données, ou découpez le fichier",
+                last_row + 1,
+                last_column + 1,
+                XLSX_MAX_AREA
+            )));
+        }
+        let (position, value) = (cell.get_position(), Data::from(cell.get_value().clone()));
+        cells.push(calamine::Cell::new(position, value));
+    }
+    Ok(calamine::Range::from_sparse(cells))
 }
 
 /// A spreadsheet cell as the text the agent sees (dates as `YYYY-MM-DD`).

@@ -9,6 +9,7 @@ mod exports;
 mod first_start;
 mod harvest;
 mod health;
+mod hostile_files;
 mod identity;
 mod imports;
 mod jobs;
