@@ -136,6 +136,10 @@ enum Command {
         /// Do not load the bundled sample of real schools into an empty database.
         #[arg(long)]
         no_sample: bool,
+        /// Serve pages and the API only, the scheduled jobs being run elsewhere (`ecarto jobs
+        /// scheduler`, or another replica): each tick runs once whatever runs it.
+        #[arg(long, env = "ECARTO_NO_JOBS")]
+        no_jobs: bool,
     },
     /// Applies the database migrations and exits.
     Migrate,
@@ -229,6 +233,9 @@ enum JobsCommand {
         /// outbox or digest.
         job: String,
     },
+    /// Runs the scheduled jobs, without the web platform, until stopped: the jobs process of
+    /// a deployment whose web replicas run with --no-jobs.
+    Scheduler,
     /// The latest runs: start, end, status, attempts, counts, error.
     History {
         #[arg(long)]
@@ -361,7 +368,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         config.database_url = url;
     }
     match cli.command {
-        Command::Serve { addr, no_sample } => {
+        Command::Serve {
+            addr,
+            no_sample,
+            no_jobs,
+        } => {
             if cli.public_url.is_none() {
                 config.public_base_url = format!("http://{addr}");
             }
@@ -383,7 +394,10 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             }
             if let Some(schools) = imports::schools_awaiting_the_annuaire(&state.db).await? {
                 println!(
-                    "Attention : {schools} établissements publiés avant la liste officielle                      (migration 14) n'ont pas encore de présence dans l'annuaire et ne sont                      comptés nulle part ; réimportez le dernier annuaire de chaque département                      (`ecarto import annuaire …`) pour la leur donner."
+                    "Attention : {schools} établissements publiés avant la liste officielle \
+                     (migration 14) n'ont pas encore de présence dans l'annuaire et ne sont \
+                     comptés nulle part ; réimportez le dernier annuaire de chaque département \
+                     (`ecarto import annuaire …`) pour la leur donner."
                 );
             }
             if let Some(link) =
@@ -396,7 +410,12 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 );
             }
             // Each tick of each job runs once across replicas (see jobs.rs).
-            let _scheduler = ecarto::jobs::start(state.clone()).await?;
+            let _scheduler = if no_jobs {
+                tracing::info!("scheduled jobs off here (--no-jobs)");
+                None
+            } else {
+                Some(ecarto::jobs::start(state.clone()).await?)
+            };
             let listener = tokio::net::TcpListener::bind(addr).await?;
             tracing::info!("eCarto contributions listening on http://{addr}");
             axum::serve(
@@ -405,9 +424,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                     .router()
                     .into_make_service_with_connect_info::<SocketAddr>(),
             )
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
+            .with_graceful_shutdown(shutdown_signal())
             .await?;
         }
         Command::Migrate => {
@@ -526,6 +543,12 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                     if run.status != "succeeded" {
                         return Ok(ExitCode::FAILURE);
                     }
+                }
+                JobsCommand::Scheduler => {
+                    territories::ensure_loaded(&state.db).await?;
+                    let _scheduler = ecarto::jobs::start(state.clone()).await?;
+                    println!("tâches planifiées lancées ; Ctrl-C pour arrêter");
+                    shutdown_signal().await;
                 }
                 JobsCommand::History { job, limit } => {
                     for r in ecarto::jobs::history(&state, job.as_deref(), limit).await? {
@@ -833,5 +856,21 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         super::Cli::command().debug_assert();
+    }
+}
+
+/// Ctrl-C, or SIGTERM from systemd or a container runtime.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
     }
 }

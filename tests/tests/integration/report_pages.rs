@@ -161,6 +161,20 @@ async fn a_report_goes_from_the_school_page_to_the_published_dataset() {
         school.contains("Oui, permanent") && school.contains("Contribution relue"),
         "{school}"
     );
+    // A public page: the value's source, never who sent it nor who decided.
+    let html = browser
+        .script(
+            "return document.documentElement.outerHTML;",
+            serde_json::json!([]),
+        )
+        .await;
+    let html = html.as_str().unwrap_or_default();
+    for someone in ["parent.eleve@exemple.fr", "@ac-rennes.fr", "@exemple.fr"] {
+        assert!(
+            !html.contains(someone),
+            "« {someone} » on a public page: {school}"
+        );
+    }
     ecarto_tests::run_job(&app.state, "outbox").await;
     let mails = wait_for_messages(&app.dir.path().join("outbox"), 1);
     let told = mails
