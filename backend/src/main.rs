@@ -848,17 +848,6 @@ async fn synthetic(
     Ok(ExitCode::SUCCESS)
 }
 
-#[cfg(test)]
-mod tests {
-    use clap::CommandFactory;
-
-    /// clap checks its definitions only when a command runs: check them all at once here.
-    #[test]
-    fn the_command_line_is_well_formed() {
-        super::Cli::command().debug_assert();
-    }
-}
-
 /// Ctrl-C, or SIGTERM from systemd or a container runtime.
 async fn shutdown_signal() {
     let terminate = async {
@@ -872,5 +861,16 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap checks its definitions only when a command runs: check them all at once here.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
     }
 }
