@@ -17,12 +17,10 @@ use axum::{body::Body, http::Request};
 use ecarto::{
     app::AppState,
     bench_support::{self, BenchBackends, SyntheticAnnuaire, synthetic_annuaire},
-    config::{Config, ScoresConfig},
+    config::Config,
     domain::competence::Role,
     entities::school,
-    importers::ImportKind,
-    services::{audit, auth, drafts, imports, scores, submissions, territories, users},
-    synthetic,
+    services::{audit, auth, drafts, submissions, users},
 };
 use http_body_util::BodyExt;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -46,7 +44,7 @@ async fn parent(schools: usize) {
         let mut config = Config::embedded(dir.join(name), "http://127.0.0.1:8080".into());
         config.database_url = url.clone();
         let state = AppState::start(config).await.expect("app starts");
-        load(&state, &file).await;
+        bench_support::load_national(&state, &file, SEED).await;
         let pages = fixtures(&state).await;
         let router = state.router();
         println!("\n{name}\n\n| page | p50 | p95 | size |\n| --- | ---: | ---: | ---: |");
@@ -90,33 +88,6 @@ async fn parent(schools: usize) {
     }
     backends.drop_postgres().await;
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// The national dataset: the annuaire, an ETIC survey of the public schools, the scores.
-async fn load(state: &AppState, file: &std::path::Path) {
-    let conn = &state.db;
-    territories::ensure_loaded(conn).await.expect("territories");
-    let bytes = std::fs::read(file).expect("read file");
-    imports::import_file(conn, ImportKind::Annuaire, "annuaire.csv", &bytes)
-        .await
-        .expect("import annuaire");
-    let public: Vec<String> = school::Entity::find()
-        .select_only()
-        .column(school::Column::Uai)
-        .filter(school::Column::Secteur.eq("public"))
-        .order_by_asc(school::Column::Uai)
-        .into_tuple()
-        .all(conn)
-        .await
-        .expect("public schools");
-    let mut etic = Vec::new();
-    synthetic::write_etic(&mut etic, &public, SEED).expect("generate ETIC");
-    imports::import_file(conn, ImportKind::Etic, "etic.csv", &etic)
-        .await
-        .expect("import ETIC");
-    scores::recompute_full(conn, &ScoresConfig::default())
-        .await
-        .expect("scores");
 }
 
 async fn session(

@@ -167,6 +167,40 @@ pub fn synthetic_annuaire(bench: &str, schools: usize, seed: u64) -> SyntheticAn
     }
 }
 
+/// The national dataset a benchmark serves: the synthetic annuaire, an ETIC survey of its public
+/// schools (with its gaps), the scores computed.
+pub async fn load_national(state: &crate::app::AppState, file: &std::path::Path, seed: u64) {
+    use crate::{
+        entities::school,
+        importers::ImportKind,
+        services::{imports, scores, territories},
+    };
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+    let conn = &state.db;
+    territories::ensure_loaded(conn).await.expect("territories");
+    let bytes = std::fs::read(file).expect("read file");
+    imports::import_file(conn, ImportKind::Annuaire, "annuaire.csv", &bytes)
+        .await
+        .expect("import annuaire");
+    let public: Vec<String> = school::Entity::find()
+        .select_only()
+        .column(school::Column::Uai)
+        .filter(school::Column::Secteur.eq("public"))
+        .order_by_asc(school::Column::Uai)
+        .into_tuple()
+        .all(conn)
+        .await
+        .expect("public schools");
+    let mut etic = Vec::new();
+    crate::synthetic::write_etic(&mut etic, &public, seed).expect("generate ETIC");
+    imports::import_file(conn, ImportKind::Etic, "etic.csv", &etic)
+        .await
+        .expect("import ETIC");
+    scores::recompute_full(conn, &crate::config::ScoresConfig::default())
+        .await
+        .expect("scores");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,13 +9,18 @@ const VALID: &str =
 const INVALID: &str = "uai;date_inventaire;nb_terminaux;maintenance\n0350006S;2025-09-01;-2;mairie\n0350008U;01/09/2025;3;\n";
 
 fn ecarto(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ecarto"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap();
+    ecarto_on(dir, None, args)
+}
+
+/// The CLI on the SQLite file of `dir`, or on the PostgreSQL database `db`.
+fn ecarto_on(dir: &std::path::Path, db: Option<&str>, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecarto"));
+    cmd.arg("--data-dir").arg(dir).args(args);
+    match db {
+        Some(url) => cmd.env("DATABASE_URL", url),
+        None => cmd.env_remove("DATABASE_URL"),
+    };
+    let out = cmd.output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -435,23 +440,46 @@ async fn a_contribution_from_the_command_line_to_the_published_dataset() {
     drop(server);
 }
 
-fn start_server(dir: &std::path::Path, port: u16) -> Server {
-    Server(
-        Command::new(env!("CARGO_BIN_EXE_ecarto"))
-            .arg("--data-dir")
-            .arg(dir)
-            .args([
-                "serve",
-                "--no-sample",
-                "--addr",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .env_remove("DATABASE_URL")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
+fn start_server_on(dir: &std::path::Path, db: Option<&str>, port: u16) -> Server {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecarto"));
+    cmd.arg("--data-dir")
+        .arg(dir)
+        .args([
+            "serve",
+            "--no-sample",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    match db {
+        Some(url) => cmd.env("DATABASE_URL", url),
+        None => cmd.env_remove("DATABASE_URL"),
+    };
+    Server(cmd.spawn().unwrap())
+}
+
+/// On a PostgreSQL run of the suite (`DATABASE_URL=postgres://…`), a fresh database for one
+/// test, and a connection to its server to drop it; `None` on SQLite.
+async fn fresh_postgres(name: &str) -> Option<(String, sea_orm::DatabaseConnection, String)> {
+    use sea_orm::ConnectionTrait;
+    let url = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))?;
+    let server = url
+        .rsplit_once('/')
+        .map_or(url.clone(), |(s, _)| s.to_owned());
+    let admin = sea_orm::Database::connect(format!("{server}/postgres"))
+        .await
+        .expect("PostgreSQL");
+    let db = format!("{name}_{}", std::process::id());
+    for sql in [
+        format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"),
+        format!("CREATE DATABASE \"{db}\""),
+    ] {
+        admin.execute_unprepared(&sql).await.expect(&sql);
+    }
+    Some((format!("{server}/{db}"), admin, db))
 }
 
 async fn wait_ready(http: &reqwest::Client, url: &str) {
@@ -462,12 +490,17 @@ async fn wait_ready(http: &reqwest::Client, url: &str) {
     }
 }
 
-/// The platform killed while it merges a large accepted inventory: the published dataset is
-/// the previous version, whole, and the submission can be decided again.
+/// The platform killed (SIGKILL) while it merges a large accepted inventory: the published
+/// dataset is the previous version, whole, and the submission can be decided again. On the
+/// SQLite file, or on PostgreSQL when the suite runs there.
 #[tokio::test]
 async fn a_merge_killed_mid_way_leaves_the_previous_version_and_can_be_retried() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    let pg = fresh_postgres("ecarto_killed_merge").await;
+    let db = pg.as_ref().map(|(url, _, _)| url.as_str());
+    let ecarto = |d: &std::path::Path, args: &[&str]| ecarto_on(d, db, args);
+    let start_server = |d: &std::path::Path, port: u16| start_server_on(d, db, port);
     let (code, out, err) = ecarto(
         d,
         &["demo", "synthetic", "--schools", "20000", "--seed", "7"],
@@ -574,14 +607,39 @@ async fn a_merge_killed_mid_way_leaves_the_previous_version_and_can_be_retried()
         .send()
         .await
         .unwrap();
+    // SQLite: the WAL file changes. PostgreSQL: a session of the platform holds a transaction
+    // id, which it gets at its first write.
     let wal = d.join("ecarto.sqlite-wal");
+    let watcher = match &pg {
+        Some((url, _, _)) => Some(sea_orm::Database::connect(url.as_str()).await.unwrap()),
+        None => None,
+    };
     let stamp = || {
-        std::fs::metadata(&wal)
-            .map(|m| (m.modified().ok(), m.len()))
-            .unwrap_or((None, 0))
+        let watcher = watcher.clone();
+        let wal = wal.clone();
+        async move {
+            use sea_orm::ConnectionTrait;
+            match watcher {
+                Some(w) => {
+                    let row = w
+                        .query_one_raw(sea_orm::Statement::from_string(
+                            w.get_database_backend(),
+                            "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL",
+                        ))
+                        .await
+                        .unwrap()
+                        .unwrap();
+                    let writing: i64 = row.try_get("", "n").unwrap();
+                    (None, writing as u64)
+                }
+                None => std::fs::metadata(&wal)
+                    .map(|m| (m.modified().ok(), m.len()))
+                    .unwrap_or((None, 0)),
+            }
+        }
     };
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    let quiet = stamp();
+    let quiet = stamp().await;
     let decide = {
         let (http, url, reviewer) = (http.clone(), url.clone(), reviewer.clone());
         tokio::spawn(async move {
@@ -594,7 +652,7 @@ async fn a_merge_killed_mid_way_leaves_the_previous_version_and_can_be_retried()
         })
     };
     let started = std::time::Instant::now();
-    while stamp() == quiet {
+    while stamp().await == quiet {
         assert!(
             started.elapsed().as_secs() < 60,
             "the merge never started writing"
@@ -640,4 +698,11 @@ async fn a_merge_killed_mid_way_leaves_the_previous_version_and_can_be_retried()
     assert!(retried.elapsed() > std::time::Duration::from_millis(200));
     assert!(n >= proposed);
     drop(server);
+    if let Some((_, admin, name)) = pg {
+        use sea_orm::ConnectionTrait;
+        drop(watcher);
+        let _ = admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .await;
+    }
 }
