@@ -30,14 +30,6 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 const SEED: u64 = 2018;
 
-fn arg(name: &str, default: u64) -> u64 {
-    std::env::args()
-        .skip_while(|a| a != name)
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
     bench_support::main(parent, |_| async {});
 }
@@ -121,8 +113,8 @@ fn wrk(script: &Path, url: &str, threads: u32, connections: u32, seconds: u64) -
 }
 
 async fn parent(schools: usize) {
-    let rate = arg("--rate", 1_000);
-    let duration = arg("--duration", 300);
+    let rate = bench_support::arg("--rate", 1_000);
+    let duration = bench_support::arg("--duration", 300);
     let SyntheticAnnuaire { dir, file, .. } = synthetic_annuaire("load", schools, SEED);
     let backends = bench_support::BenchBackends::new(&dir, "ecarto_bench_load").await;
     let Some((_, url)) = backends.urls.iter().find(|(n, _)| *n == "postgres") else {

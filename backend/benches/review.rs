@@ -32,23 +32,15 @@ use sea_orm::{
 
 const SEED: u64 = 2018;
 
-fn arg(name: &str, default: usize) -> usize {
-    std::env::args()
-        .skip_while(|a| a != name)
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
     rt.block_on(run(
-        arg("--schools", 65_000),
-        arg("--rows", 10_000),
-        arg("--pending", 10_000),
+        ecarto::bench_support::arg("--schools", 65_000) as usize,
+        ecarto::bench_support::arg("--rows", 10_000) as usize,
+        ecarto::bench_support::arg("--pending", 10_000) as usize,
     ));
 }
 

@@ -118,6 +118,15 @@ impl BenchBackends {
     }
 }
 
+/// A benchmark's numeric option (`-- --rate 500`), or its default.
+pub fn arg(name: &str, default: u64) -> u64 {
+    std::env::args()
+        .skip_while(|a| a != name)
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}
+
 /// A benchmark binary's entry point: the parent (`-- --schools N`, 65,000 by default) runs
 /// its phases in child processes; a child (`ECARTO_BENCH_PHASE` set) runs the one it is given.
 pub fn main<P, C>(parent: impl FnOnce(usize) -> P, child: impl FnOnce(String) -> C)
