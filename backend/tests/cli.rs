@@ -706,3 +706,115 @@ async fn a_merge_killed_mid_way_leaves_the_previous_version_and_can_be_retried()
             .await;
     }
 }
+
+/// The scores job killed (SIGKILL) while it writes, on PostgreSQL: the scores stay those of
+/// the previous run, whole, and the next run writes the new ones. (On SQLite the write cannot
+/// be caught from outside before its commit: this one runs where the suite runs on PostgreSQL.)
+#[tokio::test]
+async fn a_scores_job_killed_while_it_writes_leaves_the_previous_scores_and_runs_again() {
+    use sea_orm::ConnectionTrait;
+    let Some((url, admin, name)) = fresh_postgres("ecarto_killed_scores").await else {
+        eprintln!("the killed scores job: PostgreSQL only (DATABASE_URL=postgres://…)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ecarto = |args: &[&str]| ecarto_on(d, Some(&url), args);
+    let (code, out, err) = ecarto(&["demo", "synthetic", "--schools", "20000", "--seed", "7"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = ecarto(&["jobs", "run", "completeness"]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    let conn = sea_orm::Database::connect(url.as_str()).await.unwrap();
+    let one = |sql: &'static str| {
+        let conn = conn.clone();
+        async move {
+            let row = conn
+                .query_one_raw(sea_orm::Statement::from_string(
+                    conn.get_database_backend(),
+                    sql,
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get::<i64>("", "n").unwrap()
+        }
+    };
+    let scores = || async {
+        (
+            one("SELECT COUNT(*) AS n FROM score_runs").await,
+            one("SELECT COUNT(*) AS n FROM territory_scores").await,
+            one("SELECT COALESCE(SUM(LENGTH(data)), 0)::bigint AS n FROM territory_scores").await,
+        )
+    };
+    let before = scores().await;
+
+    // New values for every public school: the next run rewrites most territories' scores.
+    let public: Vec<String> = conn
+        .query_all_raw(sea_orm::Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT uai FROM schools WHERE secteur = 'public' ORDER BY uai",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<String>("", "uai").unwrap())
+        .collect();
+    let mut etic = Vec::new();
+    ecarto::synthetic::write_etic(&mut etic, &public, 7).unwrap();
+    let file = d.join("etic.csv");
+    std::fs::write(&file, etic).unwrap();
+    let (code, out, err) = ecarto(&["import", "etic", &file.to_string_lossy()]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    // Killed once it holds the scores' write lock (taken inside the transaction that writes).
+    let mut job = Command::new(env!("CARGO_BIN_EXE_ecarto"))
+        .arg("--data-dir")
+        .arg(d)
+        .args(["jobs", "run", "completeness"])
+        .env("DATABASE_URL", &url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let writing = "SELECT COUNT(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 720101 AND granted";
+    let started = std::time::Instant::now();
+    while one(writing).await == 0 {
+        assert!(
+            job.try_wait().unwrap().is_none(),
+            "the run ended before it was caught writing"
+        );
+        assert!(started.elapsed().as_secs() < 120, "the run never wrote");
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    job.kill().unwrap();
+    job.wait().unwrap();
+    // The server rolls the dead client's transaction back.
+    let started = std::time::Instant::now();
+    while one(writing).await > 0 {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the lock outlived its process"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(scores().await, before, "the killed run wrote nothing");
+    assert_eq!(
+        one("SELECT COUNT(*) AS n FROM job_runs WHERE job = 'completeness' AND status = 'running'")
+            .await,
+        1,
+        "its history says it never finished"
+    );
+
+    // The next run (a new tick) writes the new scores.
+    let (code, out, err) = ecarto(&["jobs", "run", "completeness"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let after = scores().await;
+    assert_eq!(after.0, before.0 + 1, "one more run of the scores");
+    assert_ne!(after.2, before.2, "the new values are scored");
+
+    drop(conn);
+    let _ = admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await;
+}
