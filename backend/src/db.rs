@@ -29,7 +29,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                     .foreign_keys(true)
             });
     } else {
-        opts.max_connections(10);
+        // A request waits at most 5 s for a connection: while PostgreSQL restarts, or when
+        // every connection is busy, it is answered 503 (to retry) rather than left hanging.
+        opts.max_connections(10)
+            .acquire_timeout(Duration::from_secs(5));
     }
     Database::connect(opts).await
 }

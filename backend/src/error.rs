@@ -147,6 +147,19 @@ impl AppError {
                     Some(what.clone()),
                     &[],
                 ),
+                AppError::Db(e) if is_unavailable(e) => {
+                    tracing::warn!(error = %self, "database unavailable");
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "unavailable",
+                        "Service momentanément indisponible".into(),
+                        Some(
+                            "La base de données ne répond pas pour l'instant (redémarrage ou maintenance) ; rien n'a été enregistré. Réessayez dans quelques secondes."
+                                .into(),
+                        ),
+                        &[],
+                    )
+                }
                 AppError::Db(_) | AppError::Internal(_) => {
                     tracing::error!(error = %self, "request failed");
                     (
@@ -197,3 +210,31 @@ impl IntoResponse for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// Whether a database error means the database cannot be reached right now (restarting,
+/// shutting down, the pool without a live connection), rather than a fault of the request:
+/// answered 503, to be retried, not 500.
+pub fn is_unavailable(e: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx};
+    let sqlx_gone = |e: &sqlx::Error| match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Tls(_) => true,
+        // PostgreSQL's classes 08 (connection exception) and 57P (operator intervention:
+        // shutting down, starting up).
+        sqlx::Error::Database(d) => d
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
+    };
+    match e {
+        DbErr::ConnectionAcquire(_) => true,
+        DbErr::Conn(RuntimeErr::SqlxError(x))
+        | DbErr::Exec(RuntimeErr::SqlxError(x))
+        | DbErr::Query(RuntimeErr::SqlxError(x)) => sqlx_gone(x),
+        DbErr::Conn(_) => true,
+        _ => false,
+    }
+}

@@ -2,6 +2,9 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+use common::{Server, free_port};
+
 use std::process::Command;
 
 const VALID: &str =
@@ -261,23 +264,6 @@ fn users_tokens_and_organisations_from_the_command_line() {
     let (code, _, err) = ecarto(dir.path(), &["orgs", "show", "canton:1"]);
     assert_eq!(code, 1);
     assert!(err.contains("inconnue"), "{err}");
-}
-
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]

@@ -8,6 +8,9 @@
 //! PostgreSQL only (`DATABASE_URL=postgres://…`): on SQLite it says so and stops, since
 //! replicas share a server database by design.
 
+mod common;
+use common::free_port;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -44,13 +47,6 @@ impl Drop for Process {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 fn spawn(name: &'static str, dir: &Path, db: &str, args: &[&str]) -> Process {
