@@ -147,6 +147,19 @@ impl AppError {
                     Some(what.clone()),
                     &[],
                 ),
+                AppError::Db(e) if is_out_of_space(e) => {
+                    tracing::error!(error = %self, "database out of disk space");
+                    (
+                        StatusCode::INSUFFICIENT_STORAGE,
+                        "out-of-space",
+                        "Espace disque insuffisant".into(),
+                        Some(
+                            "Le serveur n'a plus de place pour enregistrer : rien n'a été enregistré de cet envoi. Réessayez plus tard ; l'équipe de la plateforme est prévenue."
+                                .into(),
+                        ),
+                        &[],
+                    )
+                }
                 AppError::Db(e) if is_unavailable(e) => {
                     tracing::warn!(error = %self, "database unavailable");
                     (
@@ -235,6 +248,25 @@ pub fn is_unavailable(e: &DbErr) -> bool {
         | DbErr::Exec(RuntimeErr::SqlxError(x))
         | DbErr::Query(RuntimeErr::SqlxError(x)) => sqlx_gone(x),
         DbErr::Conn(_) => true,
+        _ => false,
+    }
+}
+
+/// Whether the database could not write for want of disk space: SQLite's SQLITE_FULL (13),
+/// PostgreSQL's 53100 (disk_full).
+pub fn is_out_of_space(e: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    match e {
+        DbErr::Exec(RuntimeErr::SqlxError(x))
+        | DbErr::Query(RuntimeErr::SqlxError(x))
+        | DbErr::Conn(RuntimeErr::SqlxError(x)) => match x.as_ref() {
+            sea_orm::sqlx::Error::Database(d) => {
+                matches!(d.code().as_deref(), Some("13" | "53100"))
+                    || d.message().contains("database or disk is full")
+            }
+            sea_orm::sqlx::Error::Io(io) => io.raw_os_error() == Some(28),
+            _ => false,
+        },
         _ => false,
     }
 }

@@ -271,3 +271,160 @@ async fn postgresql_restarted_under_load_gives_503_then_recovers_and_loses_nothi
     assert_eq!(submission().await, before);
     drop(cluster);
 }
+
+/// The data folder's disk full during an upload (SQLite, on a small tmpfs mounted for the test;
+/// it needs the right to mount, which CI has): a clear 507 answer, nothing of the upload
+/// stored, and the same file accepted once there is room again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_during_an_upload_is_a_clear_error_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=96m", "tmpfs"])
+        .arg(&data)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !mounted {
+        eprintln!("a full disk: cannot mount a tmpfs here (needs root); not run");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).output();
+        }
+    }
+    let _unmount = Unmount(data.clone());
+    let ecarto = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .output()
+            .expect("ecarto");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    ecarto(&["migrate"]);
+    ecarto(&[
+        "users",
+        "add",
+        "--email",
+        "dne@education.gouv.fr",
+        "--role",
+        "admin",
+    ]);
+    let token = ecarto(&["tokens", "create", "--email", "dne@education.gouv.fr"]);
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let _serve = Server(
+        Command::new(BIN)
+            .arg("--data-dir")
+            .arg(&data)
+            .args([
+                "serve",
+                "--no-sample",
+                "--addr",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .env_remove("DATABASE_URL")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("serve"),
+    );
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    while !http
+        .get(format!("{url}/readyz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(started.elapsed().as_secs() < 120, "serve did not start");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A national inventory with comments, about 10 MB to store: more than the WAL file already
+    // holds, so that the write needs new room on the disk.
+    let mut file = String::from("uai;date_inventaire;nb_terminaux;commentaire\n");
+    for i in 0..40_000 {
+        let digits = format!("{:07}", 350_000 + i);
+        let letters = b"ABCDEFGHJKLMNPRSTUVWXYZ";
+        let n: u64 = digits.parse().unwrap();
+        let uai = format!("{digits}{}", letters[(n % 23) as usize] as char);
+        file.push_str(&format!(
+            "{uai};2026-09-15;{};{}\n",
+            i % 90,
+            "x".repeat(220)
+        ));
+    }
+    let send = || async {
+        http.post(format!(
+            "{url}/api/v1/submissions?schema=inventaire-equipement&filename=national.csv"
+        ))
+        .bearer_auth(&token)
+        .header("content-type", "text/csv")
+        .body(file.clone())
+        .send()
+        .await
+        .unwrap()
+    };
+    let stored = || async {
+        http.get(format!("{url}/api/v1/submissions/1"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+
+    // Fill the disk but for a few kilobytes.
+    let avail = |path: &std::path::Path| -> u64 {
+        let out = Command::new("df")
+            .args(["--output=avail", "-B1"])
+            .arg(path)
+            .output()
+            .expect("df");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .nth(1)
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let filler = data.join("filler");
+    let room = avail(&data).saturating_sub(16 * 1024);
+    std::fs::write(&filler, vec![0u8; room as usize]).unwrap();
+
+    let full = send().await;
+    let status = full.status().as_u16();
+    let said: String = full
+        .text()
+        .await
+        .unwrap_or_default()
+        .chars()
+        .take(600)
+        .collect();
+    assert_eq!(status, 507, "{said}");
+    assert!(
+        said.contains("Espace disque insuffisant") && said.contains("rien n'a été enregistré"),
+        "{said}"
+    );
+    assert_eq!(stored().await, 404, "nothing of the upload was stored");
+
+    // Room again: the same file goes through, and nothing of the first attempt is in the way.
+    std::fs::remove_file(&filler).unwrap();
+    let ok = send().await;
+    assert!(
+        ok.status().is_success(),
+        "{}",
+        ok.text().await.unwrap_or_default()
+    );
+    assert_eq!(stored().await, 200);
+}
