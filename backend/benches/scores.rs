@@ -27,11 +27,9 @@ use ecarto::{
     db,
     domain::{catalog::Catalog, export::ExportFormat, territory::Level},
     entities::school,
-    importers::ImportKind,
-    services::{exports, imports, scores, territories},
-    synthetic,
+    services::{exports, scores},
 };
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{EntityTrait, QuerySelect};
 
 const SEED: u64 = 2018;
 
@@ -152,28 +150,7 @@ async fn child(phase: &str) {
     db::migrate(&conn).await.expect("migrate");
     match phase {
         "load" => {
-            territories::ensure_loaded(&conn)
-                .await
-                .expect("territories");
-            let bytes = std::fs::read(&file).expect("read file");
-            imports::import_file(&conn, ImportKind::Annuaire, "annuaire.csv", &bytes)
-                .await
-                .expect("import annuaire");
-            // In UAI order: the same survey answers on every backend.
-            let public: Vec<String> = school::Entity::find()
-                .select_only()
-                .column(school::Column::Uai)
-                .filter(school::Column::Secteur.eq("public"))
-                .order_by_asc(school::Column::Uai)
-                .into_tuple()
-                .all(&conn)
-                .await
-                .expect("public schools");
-            let mut etic = Vec::new();
-            synthetic::write_etic(&mut etic, &public, SEED).expect("generate ETIC");
-            imports::import_file(&conn, ImportKind::Etic, "etic.csv", &etic)
-                .await
-                .expect("import ETIC");
+            bench_support::load_sources(&conn, &file, SEED).await;
             println!("0 0 0");
         }
         "recompute" => {

@@ -179,13 +179,21 @@ pub fn synthetic_annuaire(bench: &str, schools: usize, seed: u64) -> SyntheticAn
 /// The national dataset a benchmark serves: the synthetic annuaire, an ETIC survey of its public
 /// schools (with its gaps), the scores computed.
 pub async fn load_national(state: &crate::app::AppState, file: &std::path::Path, seed: u64) {
+    load_sources(&state.db, file, seed).await;
+    crate::services::scores::recompute_full(&state.db, &crate::config::ScoresConfig::default())
+        .await
+        .expect("scores");
+}
+
+/// The synthetic annuaire and an ETIC survey of its public schools in UAI order (the same
+/// answers on every backend), without the scores.
+pub async fn load_sources(conn: &sea_orm::DatabaseConnection, file: &std::path::Path, seed: u64) {
     use crate::{
         entities::school,
         importers::ImportKind,
-        services::{imports, scores, territories},
+        services::{imports, territories},
     };
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-    let conn = &state.db;
     territories::ensure_loaded(conn).await.expect("territories");
     let bytes = std::fs::read(file).expect("read file");
     imports::import_file(conn, ImportKind::Annuaire, "annuaire.csv", &bytes)
@@ -205,9 +213,6 @@ pub async fn load_national(state: &crate::app::AppState, file: &std::path::Path,
     imports::import_file(conn, ImportKind::Etic, "etic.csv", &etic)
         .await
         .expect("import ETIC");
-    scores::recompute_full(conn, &crate::config::ScoresConfig::default())
-        .await
-        .expect("scores");
 }
 
 #[cfg(test)]

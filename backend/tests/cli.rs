@@ -17,13 +17,7 @@ fn ecarto(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
 
 /// The CLI on the SQLite file of `dir`, or on the PostgreSQL database `db`.
 fn ecarto_on(dir: &std::path::Path, db: Option<&str>, args: &[&str]) -> (i32, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecarto"));
-    cmd.arg("--data-dir").arg(dir).args(args);
-    match db {
-        Some(url) => cmd.env("DATABASE_URL", url),
-        None => cmd.env_remove("DATABASE_URL"),
-    };
-    let out = cmd.output().unwrap();
+    let out = common::command(dir, db).args(args).output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -426,25 +420,6 @@ async fn a_contribution_from_the_command_line_to_the_published_dataset() {
     drop(server);
 }
 
-fn start_server_on(dir: &std::path::Path, db: Option<&str>, port: u16) -> Server {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecarto"));
-    cmd.arg("--data-dir")
-        .arg(dir)
-        .args([
-            "serve",
-            "--no-sample",
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    match db {
-        Some(url) => cmd.env("DATABASE_URL", url),
-        None => cmd.env_remove("DATABASE_URL"),
-    };
-    Server(cmd.spawn().unwrap())
-}
-
 /// On a PostgreSQL run of the suite (`DATABASE_URL=postgres://…`), a fresh database for one
 /// test, and a connection to its server to drop it; `None` on SQLite.
 async fn fresh_postgres(name: &str) -> Option<(String, sea_orm::DatabaseConnection, String)> {
@@ -468,14 +443,6 @@ async fn fresh_postgres(name: &str) -> Option<(String, sea_orm::DatabaseConnecti
     Some((format!("{server}/{db}"), admin, db))
 }
 
-async fn wait_ready(http: &reqwest::Client, url: &str) {
-    let started = std::time::Instant::now();
-    while http.get(format!("{url}/readyz")).send().await.is_err() {
-        assert!(started.elapsed().as_secs() < 120, "serve did not start");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-}
-
 /// The platform killed (SIGKILL) while it merges a large accepted inventory: the published
 /// dataset is the previous version, whole, and the submission can be decided again. On the
 /// SQLite file, or on PostgreSQL when the suite runs there.
@@ -486,7 +453,8 @@ async fn a_merge_killed_mid_way_leaves_the_previous_version_and_can_be_retried()
     let pg = fresh_postgres("ecarto_killed_merge").await;
     let db = pg.as_ref().map(|(url, _, _)| url.as_str());
     let ecarto = |d: &std::path::Path, args: &[&str]| ecarto_on(d, db, args);
-    let start_server = |d: &std::path::Path, port: u16| start_server_on(d, db, port);
+    let start_server =
+        |d: &std::path::Path, port: u16| common::start(d, db, port, &["--no-sample"]);
     let (code, out, err) = ecarto(
         d,
         &["demo", "synthetic", "--schools", "20000", "--seed", "7"],
@@ -555,7 +523,7 @@ async fn a_merge_killed_mid_way_leaves_the_previous_version_and_can_be_retried()
     let url = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
     let server = start_server(d, port);
-    wait_ready(&http, &url).await;
+    common::wait_ready(&url).await;
     let submit = Command::new(env!("CARGO_BIN_EXE_ecarto"))
         .args(["--url", &url, "submit", "--schema", "inventaire-equipement"])
         .arg(&file)
@@ -650,7 +618,7 @@ async fn a_merge_killed_mid_way_leaves_the_previous_version_and_can_be_retried()
     let _ = decide.await;
 
     let server = start_server(d, port);
-    wait_ready(&http, &url).await;
+    common::wait_ready(&url).await;
     assert_eq!(
         versions(http.clone(), url.clone()).await,
         before,

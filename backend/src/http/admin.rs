@@ -131,13 +131,14 @@ async fn update_organisation(
             "rien à changer : attendu siren et/ou school_competence",
         ));
     }
-    organisations::by_id(&state.db, id).await?;
-    if let Some(s) = &b.siren {
-        organisations::record_siren(&state.db, &caller.audit(), id, s).await?;
-    }
-    if let Some(flag) = b.school_competence {
-        organisations::set_school_competence(&state.db, &caller.audit(), id, flag).await?;
-    }
+    organisations::update_identity(
+        &state.db,
+        &caller.audit(),
+        id,
+        b.siren.as_deref(),
+        b.school_competence,
+    )
+    .await?;
     Ok(Json(organisations::view(&state.db, id).await?))
 }
 

@@ -590,13 +590,6 @@ async fn update_identity(
 ) -> Result<Response, PageError> {
     require_admin(&caller)?;
     let r: AppResult<_> = async {
-        let org = organisations::by_id(&state.db, id).await?;
-        let mut done = Vec::new();
-        let siren = f.siren.trim();
-        if !siren.is_empty() && Some(siren) != org.siren.as_deref() {
-            let o = organisations::record_siren(&state.db, &caller.audit(), id, siren).await?;
-            done.push(format!("SIREN {}", o.siren.unwrap_or_default()));
-        }
         let holds = match f.competence_scolaire.as_str() {
             "" => None,
             "oui" => Some(true),
@@ -608,14 +601,10 @@ async fn update_identity(
                 ));
             }
         };
-        if let Some(holds) = holds.filter(|h| *h != org.school_competence) {
-            organisations::set_school_competence(&state.db, &caller.audit(), id, holds).await?;
-            done.push(if holds {
-                "compétence scolaire exercée par l'EPCI".to_owned()
-            } else {
-                "compétence scolaire laissée aux communes".to_owned()
-            });
-        }
+        let done =
+            organisations::update_identity(&state.db, &caller.audit(), id, Some(&f.siren), holds)
+                .await?;
+        let org = organisations::by_id(&state.db, id).await?;
         Ok(if done.is_empty() {
             format!("Rien à changer pour {}", org.name)
         } else {

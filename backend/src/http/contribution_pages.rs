@@ -263,7 +263,7 @@ async fn draft(
         return streamed_draft(state, caller, d, size, n.fait);
     }
     let checked =
-        drafts::check(&state.db, &state.config.validation, &caller.actor, id, None).await?;
+        drafts::check(&state.db, &state.config.validation, &caller.actor, d, None).await?;
     let data = report_data(&state, &caller, &checked, n.fait).await?;
     Ok(page("draft.html", "/contribuer", data)?.into_response())
 }
@@ -298,7 +298,7 @@ fn streamed_draft(
                 &state.db,
                 &state.config.validation,
                 &caller.actor,
-                d.id,
+                d,
                 Some(progress),
             )
             .await?;
@@ -325,6 +325,13 @@ fn streamed_draft(
                 }
             }
         };
+        // (A fault of the service is logged by `describe`.)
+        let interrupted = |e: AppError| {
+            format!(
+                "<p class=\"step\">Vérification interrompue.</p>{between}<div class=\"callout error\" role=\"alert\"><p>{}</p><p><a href=\"/contribuer\">Revenir à « Contribuer »</a></p></div>{tail}",
+                render::escape(&super::ui::error_detail(&e))
+            )
+        };
         let end = match outcome {
             Ok(Ok(report)) => {
                 let (rows, _) = progress.rows();
@@ -334,21 +341,8 @@ fn streamed_draft(
                     display::number((started.elapsed().as_secs_f64() * 10.0).round() / 10.0),
                 )
             }
-            Ok(Err(PageError(e))) => {
-                let detail = e.describe().detail.unwrap_or_else(|| {
-                    "Le service a rencontré une erreur ; réessayez dans un instant.".into()
-                });
-                format!(
-                    "<p class=\"step\">Vérification interrompue.</p>{between}<div class=\"callout error\" role=\"alert\"><p>{}</p><p><a href=\"/contribuer\">Revenir à « Contribuer »</a></p></div>{tail}",
-                    render::escape(&detail)
-                )
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "draft check task failed");
-                format!(
-                    "<p class=\"step\">Vérification interrompue.</p>{between}<div class=\"callout error\" role=\"alert\"><p>Le service a rencontré une erreur ; réessayez dans un instant.</p></div>{tail}"
-                )
-            }
+            Ok(Err(PageError(e))) => interrupted(e),
+            Err(join) => interrupted(AppError::internal(format!("draft check task: {join}"))),
         };
         let _ = tx.send(end).await;
     });
@@ -738,8 +732,14 @@ async fn download(
             "text/csv; charset=utf-8",
         ),
         "annote.csv" | "annote.xlsx" => {
-            let checked =
-                drafts::check(&state.db, &state.config.validation, &caller.actor, id, None).await?;
+            let checked = drafts::check(
+                &state.db,
+                &state.config.validation,
+                &caller.actor,
+                d.clone(),
+                None,
+            )
+            .await?;
             // The file the report was made from, already read by the check.
             let bytes = checked.prepared.bytes;
             let schema = checked.schema;

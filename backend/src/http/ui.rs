@@ -218,15 +218,7 @@ impl<E: Into<AppError>> From<E> for PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let d = self.0.describe();
-        let detail = d
-            .detail
-            .clone()
-            .or_else(|| {
-                (d.status == StatusCode::INTERNAL_SERVER_ERROR).then(|| {
-                    "Le service a rencontré une erreur ; réessayez dans un instant.".to_owned()
-                })
-            })
-            .unwrap_or_default();
+        let detail = error_detail(&self.0);
         let body = env()
             .get_template("error.html")
             .and_then(|t| {
@@ -245,6 +237,20 @@ impl IntoResponse for PageError {
 }
 
 pub type PageResult = Result<Html<String>, PageError>;
+
+/// What an error page says of an error: its detail, or for a fault of the service a word that
+/// tells the person to try again (the fault itself goes to the log).
+pub fn error_detail(e: &AppError) -> String {
+    let d = e.describe();
+    d.detail
+        .clone()
+        .or_else(|| {
+            (d.status == StatusCode::INTERNAL_SERVER_ERROR).then(|| {
+                "Le service a rencontré une erreur ; réessayez dans un instant.".to_owned()
+            })
+        })
+        .unwrap_or_default()
+}
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/static/{name}", get(static_file))

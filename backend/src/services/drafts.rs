@@ -199,14 +199,14 @@ pub struct Checked {
     pub diffs: Vec<Vec<FieldDiff>>,
 }
 
+/// Checks `draft`, which the caller read with [`get`] (so it is the person's own).
 pub async fn check(
     db: &DatabaseConnection,
     limits: &ValidationLimits,
     actor: &Actor,
-    id: i64,
+    draft: contribution_draft::Model,
     progress: Option<Arc<Progress>>,
 ) -> AppResult<Checked> {
-    let draft = get(db, actor, id).await?;
     let schema = schema_of(&draft)?;
     let bytes = file(db, &draft.current_sha256).await?;
     let prepared = submissions::prepare(

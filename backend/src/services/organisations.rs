@@ -357,13 +357,9 @@ pub async fn add_competence(
 ) -> AppResult<competence::Model> {
     c.check()?;
     let org = by_id(db, organisation_id).await?;
-    // A line on a territory the reference does not know would grant nothing, silently.
     let level = crate::domain::territory::Level::parse(c.territory.level.as_str())
         .map_err(AppError::internal)?;
-    if crate::services::territories::territory(db, level, &c.territory.code)
-        .await?
-        .is_none()
-    {
+    if !crate::services::territories::exists(db, level, &c.territory.code).await? {
         return Err(AppError::bad_request(
             "territory",
             format!(
@@ -589,6 +585,33 @@ pub async fn create<C: ConnectionTrait>(
     )
     .await?;
     Ok(org)
+}
+
+/// What an admin changes of an organisation's identity: its SIREN, and for an EPCI whether it
+/// holds the school competence. Only what differs from what is stored is changed (and
+/// audited); the words say what was done, for the page.
+pub async fn update_identity(
+    db: &DatabaseConnection,
+    ctx: &audit::Context,
+    organisation_id: i64,
+    siren: Option<&str>,
+    school_competence: Option<bool>,
+) -> AppResult<Vec<String>> {
+    let org = by_id(db, organisation_id).await?;
+    let mut done = Vec::new();
+    if let Some(s) = siren.filter(|s| Some(s.trim()) != org.siren.as_deref()) {
+        let o = record_siren(db, ctx, organisation_id, s).await?;
+        done.push(format!("SIREN {}", o.siren.unwrap_or_default()));
+    }
+    if let Some(holds) = school_competence.filter(|h| *h != org.school_competence) {
+        set_school_competence(db, ctx, organisation_id, holds).await?;
+        done.push(if holds {
+            "compétence scolaire exercée par l'EPCI".to_owned()
+        } else {
+            "compétence scolaire laissée aux communes".to_owned()
+        });
+    }
+    Ok(done)
 }
 
 /// An admin sets the SIREN an organisation is recognised by.

@@ -324,6 +324,23 @@ impl TerritoryView {
     }
 }
 
+/// Whether the reference knows this territory, without building its view (a competence line
+/// or an organisation naming an unknown one would grant nothing, silently).
+pub async fn exists<C: ConnectionTrait>(db: &C, level: Level, code: &str) -> Result<bool, DbErr> {
+    let Ok(code) = level.normalize_code(code) else {
+        return Ok(false);
+    };
+    let n = match level {
+        Level::National => 1,
+        Level::Region => region::Entity::find_by_id(code).count(db).await?,
+        Level::Academie => academie::Entity::find_by_id(code).count(db).await?,
+        Level::Departement => departement::Entity::find_by_id(code).count(db).await?,
+        Level::Commune => commune::Entity::find_by_id(code).count(db).await?,
+        Level::Epci => epci::Entity::find_by_id(code).count(db).await?,
+    };
+    Ok(n > 0)
+}
+
 /// One territory of a level, or `None` if unknown. The code is read with
 /// [`Level::normalize_code`], so `035` and `35` designate the same département.
 pub async fn territory<C: ConnectionTrait>(
