@@ -133,7 +133,7 @@ document.querySelectorAll("a.export[data-rows]").forEach(function (link) {
       });
     });
   }
-  document.querySelectorAll("main form[method=post]:not(.upload)").forEach(function (form) {
+  document.querySelectorAll("main form[method=post][action^='/admin/']").forEach(function (form) {
     form.addEventListener("submit", function () {
       var values = {};
       Array.prototype.forEach.call(form.elements, function (field) {

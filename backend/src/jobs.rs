@@ -184,13 +184,13 @@ pub async fn run_with(
                 .await?
                 .is_some();
             if taken {
-                tracing::info!(job, tick, "another process ran this tick");
+                tracing::debug!(job, tick, "another process ran this tick");
                 return Ok(None);
             }
             return Err(e.into());
         }
     };
-    tracing::info!(job, tick, "job run claimed");
+    tracing::debug!(job, tick, "job run claimed");
     let mut attempts = 0;
     let outcome = loop {
         attempts += 1;

@@ -420,29 +420,6 @@ async fn a_contribution_from_the_command_line_to_the_published_dataset() {
     drop(server);
 }
 
-/// On a PostgreSQL run of the suite (`DATABASE_URL=postgres://…`), a fresh database for one
-/// test, and a connection to its server to drop it; `None` on SQLite.
-async fn fresh_postgres(name: &str) -> Option<(String, sea_orm::DatabaseConnection, String)> {
-    use sea_orm::ConnectionTrait;
-    let url = std::env::var("DATABASE_URL")
-        .ok()
-        .filter(|u| u.starts_with("postgres"))?;
-    let server = url
-        .rsplit_once('/')
-        .map_or(url.clone(), |(s, _)| s.to_owned());
-    let admin = sea_orm::Database::connect(format!("{server}/postgres"))
-        .await
-        .expect("PostgreSQL");
-    let db = format!("{name}_{}", std::process::id());
-    for sql in [
-        format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"),
-        format!("CREATE DATABASE \"{db}\""),
-    ] {
-        admin.execute_unprepared(&sql).await.expect(&sql);
-    }
-    Some((format!("{server}/{db}"), admin, db))
-}
-
 /// The platform killed (SIGKILL) while it merges a large accepted inventory: the published
 /// dataset is the previous version, whole, and the submission can be decided again. On the
 /// SQLite file, or on PostgreSQL when the suite runs there.
@@ -450,7 +427,7 @@ async fn fresh_postgres(name: &str) -> Option<(String, sea_orm::DatabaseConnecti
 async fn a_merge_killed_mid_way_leaves_the_previous_version_and_can_be_retried() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let pg = fresh_postgres("ecarto_killed_merge").await;
+    let pg = common::fresh_postgres("ecarto_killed_merge").await;
     let db = pg.as_ref().map(|(url, _, _)| url.as_str());
     let ecarto = |d: &std::path::Path, args: &[&str]| ecarto_on(d, db, args);
     let start_server =
@@ -667,7 +644,7 @@ async fn a_merge_killed_mid_way_leaves_the_previous_version_and_can_be_retried()
 #[tokio::test]
 async fn a_scores_job_killed_while_it_writes_leaves_the_previous_scores_and_runs_again() {
     use sea_orm::ConnectionTrait;
-    let Some((url, admin, name)) = fresh_postgres("ecarto_killed_scores").await else {
+    let Some((url, admin, name)) = common::fresh_postgres("ecarto_killed_scores").await else {
         eprintln!("the killed scores job: PostgreSQL only (DATABASE_URL=postgres://…)");
         return;
     };

@@ -64,21 +64,9 @@ fn spawn(name: &'static str, dir: &Path, db: &str, args: &[&str]) -> Process {
     Process { name, child, log }
 }
 
+/// A CLI command on the platform's database, from a data folder of its own.
 fn run(dir: &Path, db: &str, args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .args(args)
-        .arg("--data-dir")
-        .arg(dir.join("cli"))
-        .env("DATABASE_URL", db)
-        .output()
-        .expect("ecarto");
-    assert!(
-        out.status.success(),
-        "ecarto {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    common::cli(&dir.join("cli"), Some(db), args)
 }
 
 async fn wait_ready(client: &reqwest::Client, url: &str, p: &mut Process) {
@@ -139,30 +127,18 @@ fn link_token(dirs: &[PathBuf], email: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_and_a_jobs_process_behind_a_reverse_proxy() {
-    let url = std::env::var("DATABASE_URL").unwrap_or_default();
-    if !url.starts_with("postgres") {
+    let Some((db, admin, name)) = common::fresh_postgres("ecarto_scale").await else {
         eprintln!("scale-out: PostgreSQL only (DATABASE_URL=postgres://…); not run on SQLite");
         return;
-    }
-    let server = url
+    };
+    let server = db
         .rsplit_once('/')
-        .map_or(url.as_str(), |(s, _)| s)
+        .map_or(db.as_str(), |(s, _)| s)
         .to_owned();
-    let name = format!("ecarto_scale_{}", std::process::id());
-    let admin = Database::connect(format!("{server}/postgres"))
-        .await
-        .expect("PostgreSQL");
     let exec = |sql: String| {
         let admin = &admin;
         async move { admin.execute_unprepared(&sql).await }
     };
-    exec(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .await
-        .expect("drop");
-    exec(format!("CREATE DATABASE \"{name}\""))
-        .await
-        .expect("create");
-    let db = format!("{server}/{name}");
     let tmp = tempfile::tempdir().expect("temp dir");
     let dir = tmp.path();
 

@@ -879,7 +879,7 @@ mod tests {
     }
 
     /// 200 inputs per property in every test run; `ECARTO_PROPTEST_CASES=1000000` for the long
-    /// run (README, "Bad input at scale").
+    /// run (README, "Checking a contribution file").
     fn cases() -> u32 {
         std::env::var("ECARTO_PROPTEST_CASES")
             .ok()

@@ -72,3 +72,26 @@ pub async fn wait_ready(url: &str) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// On a PostgreSQL run of the suite (`DATABASE_URL=postgres://…`), a fresh database for one
+/// test, and a connection to its server to drop it; `None` on SQLite.
+pub async fn fresh_postgres(name: &str) -> Option<(String, sea_orm::DatabaseConnection, String)> {
+    use sea_orm::ConnectionTrait;
+    let url = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))?;
+    let server = url
+        .rsplit_once('/')
+        .map_or(url.clone(), |(s, _)| s.to_owned());
+    let admin = sea_orm::Database::connect(format!("{server}/postgres"))
+        .await
+        .expect("PostgreSQL");
+    let db = format!("{name}_{}", std::process::id());
+    for sql in [
+        format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"),
+        format!("CREATE DATABASE \"{db}\""),
+    ] {
+        admin.execute_unprepared(&sql).await.expect(&sql);
+    }
+    Some((format!("{server}/{db}"), admin, db))
+}
