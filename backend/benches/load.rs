@@ -5,14 +5,16 @@
 //!
 //! 1. Throughput: `GET /api/v1/schools/{uai}` over every UAI in turn, then a bare axum handler
 //!    answering a fixed JSON of the same size, with the same wrk settings, in the same run; the
-//!    ratio of the two is the figure (target ≥ 50 %).
+//!    ratio of the two is the figure (target ≥ 50 %). The platform is measured twice: with its
+//!    cache of answers off (every answer read from the database), and with it once every
+//!    school has been asked for once (the steady state between two publications).
 //! 2. Held load: a mix of school pages, a département's schools, a territory's completeness and
 //!    the national CSV export (1 request in 2,000), at `--rate` requests/s (1,000) for
 //!    `--duration` seconds (300): errors, and the latency percentiles wrk reports (target p99
 //!    < 50 ms, 0 errors).
 //!
 //! `cargo bench -p ecarto-backend --bench load [-- --schools N --rate R --duration S]`
-//! (needs `wrk`: `apt-get install wrk`).
+//! (installs Debian's `wrk` when it is missing).
 
 use std::{net::SocketAddr, path::Path, process::Command, time::Duration};
 
@@ -25,7 +27,9 @@ use ecarto::{
     bench_support::{self, SyntheticAnnuaire, synthetic_annuaire},
     config::Config,
     entities::school,
+    http::answer_cache::AnswerCache,
 };
+use futures_util::StreamExt;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 const SEED: u64 = 2018;
@@ -57,6 +61,35 @@ struct Run {
     errors: u64,
     requests: u64,
     output: String,
+}
+
+/// Debian's wrk, installed when missing, as `scripts/test` does for the tests' tools.
+fn ensure_wrk() {
+    if Command::new("wrk").arg("--version").output().is_ok() {
+        return;
+    }
+    println!("installing wrk (Debian) for the load bench");
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0"));
+    let apt = |args: &[&str]| {
+        let mut c = if root {
+            Command::new("apt-get")
+        } else {
+            let mut c = Command::new("sudo");
+            c.arg("apt-get");
+            c
+        };
+        c.args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    assert!(
+        apt(&["update", "-qq"]) && apt(&["install", "-y", "-qq", "--no-install-recommends", "wrk"]),
+        "wrk could not be installed: apt-get install wrk"
+    );
 }
 
 fn wrk(script: &Path, url: &str, threads: u32, connections: u32, seconds: u64) -> Run {
@@ -113,6 +146,7 @@ fn wrk(script: &Path, url: &str, threads: u32, connections: u32, seconds: u64) -
 }
 
 async fn parent(schools: usize) {
+    ensure_wrk();
     let rate = bench_support::arg("--rate", 1_000);
     let duration = bench_support::arg("--duration", 300);
     let SyntheticAnnuaire { dir, file, .. } = synthetic_annuaire("load", schools, SEED);
@@ -135,6 +169,14 @@ async fn parent(schools: usize) {
         .await
         .expect("UAIs");
     let platform = serve(state.router()).await;
+    let uncached = serve(
+        AppState {
+            answers: std::sync::Arc::new(AnswerCache::new(0)),
+            ..state.clone()
+        }
+        .router(),
+    )
+    .await;
 
     // A bare handler answering the bytes of one school's answer.
     let sample = reqwest::get(format!("http://{platform}/api/v1/schools/{}", uais[0]))
@@ -165,8 +207,9 @@ async fn parent(schools: usize) {
     )
     .expect("script");
     let connections: u32 = 50;
-    // Each connection waits this long between its requests: `rate` in all.
-    let delay_ms = (1000.0 * f64::from(connections) / rate as f64).max(0.0);
+    // Each connection waits this long after each answer: `rate` in all, plus 5 % for the
+    // time the answers take (wrk's delay runs after the answer).
+    let delay_ms = (1000.0 * f64::from(connections) / (rate as f64 * 1.05)).max(0.0);
     let mixed_lua = dir.join("mixed.lua");
     std::fs::write(
         &mixed_lua,
@@ -188,26 +231,53 @@ async fn parent(schools: usize) {
     println!(
         "synthetic dataset: {schools} schools on PostgreSQL; wrk on loopback, this 2-core machine"
     );
-    // Warm up both, then the same settings for each.
+    // Warm up each, then the same settings for each.
+    let _ = wrk(&schools_lua, &format!("http://{uncached}"), 2, 16, 5);
+    let cold = wrk(&schools_lua, &format!("http://{uncached}"), 2, 16, 20);
+    // Every school asked for once: the cache holds them all, as between two publications.
+    let started = std::time::Instant::now();
+    let client = reqwest::Client::new();
+    futures_util::stream::iter(uais.iter())
+        .for_each_concurrent(8, |uai| {
+            let client = client.clone();
+            async move {
+                let res = client
+                    .get(format!("http://{platform}/api/v1/schools/{uai}"))
+                    .send()
+                    .await
+                    .expect("a school");
+                assert!(res.status().is_success(), "{uai}: {}", res.status());
+                res.bytes().await.expect("its body");
+            }
+        })
+        .await;
+    let (kept, bytes) = state.answers.usage();
+    let filled = started.elapsed();
     let _ = wrk(&schools_lua, &format!("http://{platform}"), 2, 16, 5);
     let app = wrk(&schools_lua, &format!("http://{platform}"), 2, 16, 20);
     let _ = wrk(&schools_lua, &format!("http://{bare}"), 2, 16, 5);
     let reference = wrk(&schools_lua, &format!("http://{bare}"), 2, 16, 20);
+    let row = |name: &str, r: &Run| {
+        format!(
+            "| {name} | {:.0} | {} | {} | {} | {:.1} % |",
+            r.requests_per_s,
+            r.p50,
+            r.p99,
+            r.errors,
+            100.0 * r.requests_per_s / reference.requests_per_s.max(1.0)
+        )
+    };
     println!(
         "\n1. GET /api/v1/schools/{{uai}} ({} bytes), 2 threads × 16 connections, 20 s each:\n\
-         | | requests/s | p50 | p99 | errors |\n| --- | ---: | ---: | ---: | ---: |\n\
-         | platform | {:.0} | {} | {} | {} |\n| bare axum handler, same bytes | {:.0} | {} | {} | {} |\n\
-         platform / bare = {:.1} %",
+         | | requests/s | p50 | p99 | errors | of bare |\n| --- | ---: | ---: | ---: | ---: | ---: |\n\
+         {}\n{}\n{}\n\
+         cache filled with every school in {:.1} s: {kept} answers, {:.0} MB",
         sample.len(),
-        app.requests_per_s,
-        app.p50,
-        app.p99,
-        app.errors,
-        reference.requests_per_s,
-        reference.p50,
-        reference.p99,
-        reference.errors,
-        100.0 * app.requests_per_s / reference.requests_per_s.max(1.0)
+        row("platform, cache off", &cold),
+        row("platform, every school asked once", &app),
+        row("bare axum handler, same bytes", &reference),
+        filled.as_secs_f64(),
+        bytes as f64 / 1e6,
     );
 
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -218,10 +288,18 @@ async fn parent(schools: usize) {
         connections,
         duration,
     );
+    let (kept, bytes) = state.answers.usage();
     println!(
         "\n2. mixed load, {connections} connections paced for {rate} requests/s, {duration} s:\n\
-         {} requests ({:.0}/s), errors {}, p50 {}, p99 {}\n\nwrk's own report:\n{}",
-        held.requests, held.requests_per_s, held.errors, held.p50, held.p99, held.output
+         {} requests ({:.0}/s), errors {}, p50 {}, p99 {}; cache after: {kept} answers, {:.0} MB\n\n\
+         wrk's own report:\n{}",
+        held.requests,
+        held.requests_per_s,
+        held.errors,
+        held.p50,
+        held.p99,
+        bytes as f64 / 1e6,
+        held.output
     );
     backends.drop_postgres().await;
     let _ = std::fs::remove_dir_all(&dir);

@@ -9,7 +9,7 @@ use crate::{
     config::Config,
     db,
     error::AppError,
-    http,
+    http::{self, answer_cache::AnswerCache},
     services::{mail::Mailer, organisations},
 };
 
@@ -18,6 +18,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub config: Arc<Config>,
     pub mailer: Mailer,
+    /// The public answers kept until the published state moves.
+    pub answers: Arc<AnswerCache>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +42,7 @@ impl AppState {
         organisations::ensure_seeded(&db).await?;
         Ok(Self {
             db,
+            answers: Arc::new(AnswerCache::new(config.answer_cache_bytes)),
             config: Arc::new(config),
             mailer,
         })

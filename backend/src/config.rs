@@ -17,6 +17,8 @@ pub struct Config {
     pub cron: std::collections::HashMap<String, String>,
     pub scores: ScoresConfig,
     pub harvest: crate::services::harvest::HarvestConfig,
+    /// Bytes of public answers each process keeps between publications (`http::answer_cache`).
+    pub answer_cache_bytes: usize,
 }
 
 /// The scores job.
@@ -180,6 +182,7 @@ impl Config {
             cron: Default::default(),
             scores: ScoresConfig::default(),
             harvest: Default::default(),
+            answer_cache_bytes: 1024 * 1024 * 1024,
             data_dir,
         }
     }

@@ -203,6 +203,8 @@ pub async fn run_with(
             Err(e) => break Err(e),
         }
     };
+    // A job may have published, imported or scored: this replica reads the state again.
+    state.answers.changed();
     let mut m: job_run::ActiveModel = run.into();
     m.attempts = Set(attempts);
     m.finished_at = Set(Some(Utc::now()));

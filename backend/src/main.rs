@@ -64,6 +64,15 @@ struct Cli {
         global = true
     )]
     validations_per_ip: u64,
+    /// Memory for the public API's answers kept between publications, in MB per process
+    /// (0: none kept).
+    #[arg(
+        long,
+        env = "ECARTO_ANSWER_CACHE_MB",
+        default_value_t = 1024,
+        global = true
+    )]
+    answer_cache_mb: usize,
     /// SMTP server for e-mail, `smtp://host:port` (add `?tls=required` for STARTTLS) or
     /// `smtps://…`; without it, e-mails are written as .eml files to DATA_DIR/outbox.
     #[arg(long, env = "ECARTO_SMTP_URL", global = true)]
@@ -343,6 +352,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         mass_change_share: cli.mass_change_share,
         anonymous_per_ip: cli.validations_per_ip,
     };
+    config.answer_cache_bytes = cli.answer_cache_mb * 1024 * 1024;
     config.mail.smtp_url = cli.smtp_url.clone();
     config.mail.from = cli.mail_from.clone();
     config.auth.trust_forwarded_for = cli.trust_forwarded_for;

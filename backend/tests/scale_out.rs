@@ -282,7 +282,24 @@ async fn two_replicas_and_a_jobs_process_behind_a_reverse_proxy() {
         csrf = me["csrf_token"].as_str().unwrap_or_default().to_owned();
     }
 
-    // A file sent to replica A…
+    // Both replicas keep the school's answer in their caches…
+    for replica in [&a_url, &b_url] {
+        for _ in 0..2 {
+            let school = client
+                .get(format!("{replica}/api/v1/schools/0350017D"))
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                school.status().is_success(),
+                "{replica}: {}",
+                school.status()
+            );
+            let body = school.text().await.unwrap_or_default();
+            assert!(!body.contains("\"nb_terminaux\":{\"value\":321"), "{body}");
+        }
+    }
+    // …a file sent to replica A…
     let file =
         "uai;date_inventaire;nb_terminaux;maintenance\n0350017D;2026-09-15;321;prestataire\n";
     let sent = client
@@ -315,15 +332,46 @@ async fn two_replicas_and_a_jobs_process_behind_a_reverse_proxy() {
         "{status} {}",
         decided.text().await.unwrap_or_default()
     );
-    // …and published, whichever replica is asked.
-    for replica in [&a_url, &b_url, &public] {
-        let school = client
-            .get(format!("{replica}/api/v1/schools/0350017D"))
-            .send()
-            .await
-            .unwrap();
-        let school = school.text().await.unwrap_or_default();
-        assert!(school.contains("321"), "{replica}: {school}");
+    // …and published: at once on B, which made the change; on A once it reads the published
+    // state again, within a second (`answer_cache::FRESHNESS`).
+    let school = |replica: String| {
+        let client = client.clone();
+        async move {
+            let res = client
+                .get(format!("{replica}/api/v1/schools/0350017D"))
+                .send()
+                .await
+                .unwrap();
+            let cache = res
+                .headers()
+                .get("x-cache")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            (res.text().await.unwrap_or_default(), cache)
+        }
+    };
+    let (on_b, _) = school(b_url.clone()).await;
+    assert!(on_b.contains("321"), "{b_url}: {on_b}");
+    let decided_at = Instant::now();
+    for replica in [&a_url, &public] {
+        loop {
+            let (body, cache) = school(replica.to_string()).await;
+            if body.contains("321") {
+                break;
+            }
+            assert!(
+                decided_at.elapsed() < ecarto::http::answer_cache::FRESHNESS * 3,
+                "{replica} still answers the old values ({cache}): {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // Read again, from the caches.
+    for replica in [&a_url, &b_url] {
+        let (body, cache) = school(replica.to_string()).await;
+        assert!(body.contains("321"), "{replica}: {body}");
+        assert_eq!(cache, "hit", "{replica}");
     }
 
     // Jobs: the link's e-mail went out once; B and the jobs process both scheduled the ticks

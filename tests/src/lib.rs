@@ -226,6 +226,8 @@ impl TestApp {
             .await
             .expect("publish");
         txn.commit().await.expect("commit");
+        // Written beside the platform, not through it: as a handler or a job would, say so.
+        self.state.answers.changed();
         outcome
     }
 

@@ -10,6 +10,7 @@ pub const LICENCE: &str = "Licence Ouverte / Open Licence 2.0 (Etalab), https://
 
 mod admin;
 mod admin_pages;
+pub mod answer_cache;
 pub mod auth;
 mod catalog;
 mod conditional;
@@ -55,6 +56,10 @@ pub fn router(state: AppState) -> Router {
         .merge(me::router())
         .merge(admin::router())
         .merge(submissions::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            answer_cache::layer,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::csrf_guard,

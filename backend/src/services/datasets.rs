@@ -749,6 +749,29 @@ pub async fn latest_version<C: ConnectionTrait>(db: &C) -> Result<Option<i32>, D
         .flatten())
 }
 
+/// What the public answers are made of, as three numbers that grow whenever it changes: the
+/// latest dataset version (merges, reverts, annuaire and survey publications), the latest
+/// import (observations not published) and the latest scores run. Each is written in the
+/// transaction of the change it stands for, so a reader that sees the numbers sees the change.
+pub async fn published_state<C: ConnectionTrait>(db: &C) -> Result<[i64; 3], DbErr> {
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT (SELECT COALESCE(MAX(version), 0) FROM dataset_versions) AS v, \
+             (SELECT COALESCE(MAX(id), 0) FROM imports) AS i, \
+             (SELECT COALESCE(MAX(id), 0) FROM score_runs) AS s",
+        ))
+        .await?
+        .ok_or_else(|| DbErr::Custom("no row for the published state".into()))?;
+    let get = |c: &str| -> Result<i64, DbErr> {
+        // PostgreSQL gives MAX(int4) as int4, SQLite every integer as i64.
+        row.try_get::<i64>("", c)
+            .or_else(|_| row.try_get::<i32>("", c).map(i64::from))
+    };
+    Ok([get("v")?, get("i")?, get("s")?])
+}
+
 /// One changed value in a version's changelog.
 #[derive(Debug, Clone, Serialize)]
 pub struct Change {

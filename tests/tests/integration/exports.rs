@@ -62,6 +62,8 @@ async fn publish(app: &TestApp, summary: &str, observations: Vec<SchoolObservati
     .await
     .expect("publish");
     txn.commit().await.expect("commit");
+    // Written beside the platform, not through it: as a handler or a job would, say so.
+    app.state.answers.changed();
     outcome.version.expect("a new version")
 }
 
@@ -501,13 +503,122 @@ async fn exports_say_when_their_version_was_published_and_answer_if_modified_sin
     both.assert_status(StatusCode::OK);
 }
 
-#[tokio::test]
-async fn a_school_and_a_territory_answer_304_to_the_etag_they_gave() {
+async fn with_territories_and_two_versions() -> TestApp {
     let app = TestApp::new().await;
     ecarto::services::territories::ensure_loaded(&app.state.db)
         .await
         .expect("territories");
     two_versions(&app).await;
+    app
+}
+
+/// The public answers kept in memory (`http::answer_cache`): the same bytes and ETag, a 304
+/// from the cache, anonymous reads only, and a change seen at once when it goes through this
+/// replica, within `FRESHNESS` when another process makes it.
+#[tokio::test]
+async fn public_answers_come_from_the_cache_until_the_published_state_moves() {
+    let app = with_territories_and_two_versions().await;
+    let school = format!("/api/v1/schools/{}", uai("0350001"));
+    let cache = |r: &ecarto_tests::TestResponse| {
+        r.header(header::HeaderName::from_static("x-cache"))
+            .map(str::to_owned)
+    };
+    for uri in [
+        school.as_str(),
+        "/api/v1/schools?departement=35",
+        "/api/v1/territories/departement/35/completeness",
+        "/api/v1/exports/schools.csv",
+        "/api/v1/exports/schools.geojson?version=1",
+    ] {
+        let first = app.get(uri).await;
+        first.assert_status(StatusCode::OK);
+        assert_eq!(cache(&first).as_deref(), Some("miss"), "{uri}");
+        let again = app.get(uri).await;
+        assert_eq!(cache(&again).as_deref(), Some("hit"), "{uri}");
+        assert_eq!(again.body, first.body, "{uri}");
+        for h in [header::ETAG, header::CONTENT_TYPE, header::CACHE_CONTROL] {
+            assert_eq!(
+                again.header(h.clone()),
+                first.header(h.clone()),
+                "{uri}: {h}"
+            );
+        }
+        // Security headers are added to kept answers too.
+        assert!(
+            again.header(header::CONTENT_SECURITY_POLICY).is_some(),
+            "{uri}"
+        );
+        let etag = first.header(header::ETAG).expect("an ETag").to_owned();
+        let held = app
+            .send(Method::GET, uri, &[("if-none-match", &etag)], Vec::new())
+            .await;
+        held.assert_status(StatusCode::NOT_MODIFIED);
+        assert!(held.body.is_empty(), "{uri}");
+        assert_eq!(held.header(header::ETAG), Some(etag.as_str()), "{uri}");
+        // A caller with credentials is answered by the handler, never from the cache.
+        let signed = app
+            .send(
+                Method::GET,
+                uri,
+                &[("authorization", "Bearer inconnu")],
+                Vec::new(),
+            )
+            .await;
+        assert_eq!(cache(&signed), None, "{uri}");
+    }
+    // Errors are not kept.
+    let unknown = format!("/api/v1/schools/{}", uai("0359999"));
+    for _ in 0..2 {
+        let r = app.get(&unknown).await;
+        r.assert_status(StatusCode::NOT_FOUND);
+        assert_eq!(cache(&r), None);
+    }
+
+    // Another process publishes (a replica, the CLI): the old answer may be given for at
+    // most FRESHNESS, then the new one.
+    let txn = app.state.db.begin().await.expect("begin");
+    datasets::publish(
+        &txn,
+        &Publication {
+            source: "annuaire".into(),
+            import_id: None,
+            submission_id: None,
+            kind: "import".into(),
+            summary: "ailleurs".into(),
+        },
+        vec![observation(
+            "0350001",
+            "2027-01-01",
+            &[("appellation_officielle", json!("Collège d'ailleurs"))],
+        )],
+    )
+    .await
+    .expect("publish");
+    txn.commit().await.expect("commit");
+    let published_at = std::time::Instant::now();
+    loop {
+        let r = app.get(&school).await;
+        if r.text().contains("Collège d'ailleurs") {
+            assert_eq!(cache(&r).as_deref(), Some("miss"));
+            break;
+        }
+        assert!(
+            published_at.elapsed() < ecarto::http::answer_cache::FRESHNESS * 3,
+            "still the old answer: {}",
+            r.text()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let csv = app.get("/api/v1/exports/schools.csv").await;
+    assert!(csv.text().contains("Collège d'ailleurs"), "{}", csv.text());
+    // A version's export never changes: kept under the new state, identical.
+    let v1 = app.get("/api/v1/exports/schools.geojson?version=1").await;
+    assert!(!v1.text().contains("Collège d'ailleurs"));
+}
+
+#[tokio::test]
+async fn a_school_and_a_territory_answer_304_to_the_etag_they_gave() {
+    let app = with_territories_and_two_versions().await;
     let school = format!("/api/v1/schools/{}", uai("0350001"));
     for uri in [
         school.as_str(),
