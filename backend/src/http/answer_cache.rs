@@ -1,21 +1,26 @@
 //! A cache of the public API's answers (a school, a page of schools, a territory's figures, an
-//! export), in each replica's memory. Every one of these answers is made of the published
-//! dataset, the imports and the scores only, so an answer stays right as long as
-//! [`datasets::published_state`] has not moved: the cache keeps answers of the current state
-//! and forgets them all when it moves. Without it a school's answer costs about six queries
+//! export), in each replica's memory. Without it a school's answer costs about six queries
 //! (0.4 ms of the two cores); with it, a hash lookup.
 //!
+//! These answers are made of the published dataset, the imports, the moderation decisions and
+//! the scores only, so an answer stays right as long as [`datasets::published_state`] has not
+//! moved. When it moves, only what it moved is forgotten: the answers of the schools whose
+//! versions, imports or decisions came in between ([`datasets::schools_changed_between`]), and
+//! every answer that is not one school's (lists, territories, exports). The provenance a
+//! school's answer shows (an import's file, a contribution's organisation and moderator) is
+//! never changed once written.
+//!
 //! How fresh: after a change made through this replica (any request that is not a read, any
-//! job it runs), its next request reads the state again. A change made elsewhere (another replica, the CLI, the
-//! jobs process) is seen once the state is read again, at most [`FRESHNESS`] after, so
-//! replicas may differ for that long after a publication.
+//! job it runs), its next request reads the state again. A change made elsewhere (another
+//! replica, the CLI, the jobs process) is seen once the state is read again, at most
+//! [`FRESHNESS`] after, so replicas may differ for that long after a publication.
 //!
 //! Only anonymous reads are kept (no cookie, no `Authorization`): a signed-in caller may see
 //! more. Answers setting a cookie, errors and 304s are never kept. Memory is bounded
 //! (`ECARTO_ANSWER_CACHE_MB`): beyond it, arbitrary entries are dropped.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex, RwLock},
     time::{Duration, Instant},
 };
@@ -30,7 +35,11 @@ use axum::{
 use futures_util::StreamExt;
 use http_body_util::BodyExt;
 
-use crate::{app::AppState, domain::export::if_none_match, services::datasets};
+use crate::{
+    app::AppState,
+    domain::{export::if_none_match, uai::Uai},
+    services::datasets,
+};
 
 /// How long a replica trusts the published state it last read before reading it again.
 pub const FRESHNESS: Duration = Duration::from_secs(1);
@@ -43,7 +52,13 @@ const PREFIXES: [&str; 3] = [
 ];
 
 /// The published state an answer was made from.
-type Generation = [i64; 3];
+type Generation = datasets::PublishedState;
+
+/// A school's answer: `/api/v1/schools/{uai}`.
+const SCHOOL: &str = "/api/v1/schools/";
+
+/// Beyond this many schools changed at once, every answer is forgotten rather than sorted.
+const WHOLESALE: usize = 20_000;
 
 struct Entry {
     generation: Generation,
@@ -81,7 +96,7 @@ pub struct AnswerCache {
     budget: usize,
     entries: RwLock<Entries>,
     known: Mutex<Option<Known>>,
-    /// One reader of the published state at a time; the others use what was known.
+    /// One reader of the published state at a time; meanwhile the others go to their handler.
     reading: tokio::sync::Mutex<()>,
 }
 
@@ -122,7 +137,7 @@ impl AnswerCache {
         if let Some(published) = self.known_fresh() {
             return Some(published);
         }
-        let guard = match self.reading.try_lock() {
+        let _reading = match self.reading.try_lock() {
             Ok(g) => g,
             // Another request is reading it: that request's answer will be kept under the
             // new state, this one goes to its handler.
@@ -131,20 +146,65 @@ impl AnswerCache {
         if let Some(published) = self.known_fresh() {
             return Some(published);
         }
-        let read = datasets::published_state(db).await;
-        drop(guard);
-        let published = match read {
+        let published = match datasets::published_state(db).await {
             Ok(p) => p,
             Err(e) => {
                 tracing::debug!(error = %e, "published state unreadable: answers not cached");
                 return None;
             }
         };
+        let previous = self
+            .entries
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .generation;
+        let changed = match previous {
+            Some(previous) if previous == published => Some(HashSet::new()),
+            // Only the scores moved: every school's answer stands.
+            Some(previous)
+                if previous[2] <= published[2]
+                    && [0, 1, 3].iter().all(|&i| previous[i] == published[i]) =>
+            {
+                Some(HashSet::new())
+            }
+            Some(previous) if previous.iter().zip(&published).all(|(a, b)| a <= b) => {
+                datasets::schools_changed_between(db, previous, published, WHOLESALE)
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "changed schools unreadable: all forgotten");
+                        None
+                    })
+            }
+            // The first read, or a state gone back (a restored backup): nothing stands.
+            _ => None,
+        };
+        self.move_to(published, changed.as_ref());
+        Some(published)
+    }
+
+    /// The state is now `published`: the answers of the `changed` schools go, and every
+    /// answer that is not one school's (lists, territories, exports); all of them when
+    /// `changed` is `None`.
+    fn move_to(&self, published: Generation, changed: Option<&HashSet<String>>) {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if entries.generation != Some(published) {
+            match changed {
+                None => entries.map.clear(),
+                Some(changed) => entries.map.retain(|key, _| {
+                    key.strip_prefix(SCHOOL)
+                        .and_then(|rest| rest.split(['?', '/']).next())
+                        .and_then(|raw| Uai::parse(raw).ok())
+                        .is_some_and(|uai| !changed.contains(uai.as_str()))
+                }),
+            }
+            entries.bytes = entries.map.iter().map(|(k, e)| e.weight(k)).sum();
+            entries.generation = Some(published);
+        }
+        // Under the entries' lock: an answer made from the older state can no longer come in.
         *self.known.lock().unwrap_or_else(|p| p.into_inner()) = Some(Known {
             published,
             read_at: Some(Instant::now()),
         });
-        Some(published)
     }
 
     fn known_fresh(&self) -> Option<Generation> {
@@ -170,22 +230,10 @@ impl AnswerCache {
         if weight > self.budget / 4 {
             return;
         }
-        let latest = self
-            .known
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .map(|k| k.published);
-        // Made from a state already replaced: not kept.
-        if latest != Some(entry.generation) {
-            return;
-        }
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        // A change came: what was kept is of an older state.
+        // Made from a state already replaced: not kept.
         if entries.generation != Some(entry.generation) {
-            entries.map.clear();
-            entries.bytes = 0;
-            entries.generation = Some(entry.generation);
+            return;
         }
         if entries.bytes + weight > self.budget {
             let target = self.budget * 3 / 4;
@@ -350,10 +398,7 @@ mod tests {
     use super::*;
 
     fn known(cache: &AnswerCache, published: Generation) {
-        *cache.known.lock().unwrap() = Some(Known {
-            published,
-            read_at: Some(Instant::now()),
-        });
+        cache.move_to(published, None);
     }
 
     fn entry(generation: Generation, size: usize) -> Entry {
@@ -364,8 +409,8 @@ mod tests {
         }
     }
 
-    const G1: Generation = [1, 1, 1];
-    const G2: Generation = [2, 1, 1];
+    const G1: Generation = [1, 1, 1, 1];
+    const G2: Generation = [2, 1, 1, 1];
 
     #[test]
     fn an_answer_is_kept_for_its_published_state_only() {
@@ -374,17 +419,49 @@ mod tests {
         cache.insert("/a".into(), entry(G1, 100));
         assert_eq!(cache.get("/a", G1).map(|e| e.body.len()), Some(100));
         assert!(cache.get("/a", G2).is_none());
-        // The state moved: an answer made before is not kept, one made after drops the rest.
+        // The state moved: an answer made before is not kept, nor what was kept.
         known(&cache, G2);
         cache.insert("/late".into(), entry(G1, 10));
-        assert!(cache.get("/late", G1).is_none());
+        assert!(cache.get("/late", G2).is_none());
+        assert!(cache.get("/a", G2).is_none());
         cache.insert("/b".into(), entry(G2, 10));
-        assert!(cache.get("/a", G1).is_none());
-        assert_eq!(cache.usage().0, 1);
+        assert_eq!(cache.usage(), (1, entry(G2, 10).weight("/b")));
         // A change through this replica: the state is to be read again.
         assert_eq!(cache.known_fresh(), Some(G2));
         cache.changed();
         assert_eq!(cache.known_fresh(), None);
+    }
+
+    #[test]
+    fn a_move_forgets_the_changed_schools_and_every_other_answer() {
+        let cache = AnswerCache::new(1 << 20);
+        known(&cache, G1);
+        let keys = [
+            "/api/v1/schools/0350017D",
+            "/api/v1/schools/0350001l",
+            "/api/v1/schools/0350005R?x=1",
+            "/api/v1/schools?departement=35",
+            "/api/v1/territories/departement/35",
+            "/api/v1/exports/schools.csv",
+        ];
+        for k in keys {
+            cache.insert(k.into(), entry(G1, 10));
+        }
+        let changed: HashSet<String> = ["0350001L".to_owned()].into();
+        cache.move_to(G2, Some(&changed));
+        let kept: Vec<&str> = keys
+            .into_iter()
+            .filter(|k| cache.get(k, G2).is_some())
+            .collect();
+        assert_eq!(
+            kept,
+            ["/api/v1/schools/0350017D", "/api/v1/schools/0350005R?x=1"]
+        );
+        let bytes: usize = kept.iter().map(|k| entry(G2, 10).weight(k)).sum();
+        assert_eq!(cache.usage(), (2, bytes));
+        // Everything may have changed: nothing stands.
+        cache.move_to([3, 1, 1, 1], None);
+        assert_eq!(cache.usage(), (0, 0));
     }
 
     #[test]

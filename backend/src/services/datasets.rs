@@ -749,18 +749,22 @@ pub async fn latest_version<C: ConnectionTrait>(db: &C) -> Result<Option<i32>, D
         .flatten())
 }
 
-/// What the public answers are made of, as three numbers that grow whenever it changes: the
-/// latest dataset version (merges, reverts, annuaire and survey publications), the latest
-/// import (observations not published) and the latest scores run. Each is written in the
-/// transaction of the change it stands for, so a reader that sees the numbers sees the change.
-pub async fn published_state<C: ConnectionTrait>(db: &C) -> Result<[i64; 3], DbErr> {
+/// What the public answers are made of, as numbers that grow whenever it changes: the latest
+/// dataset version (merges, reverts, annuaire and survey publications), import (observations
+/// not published), scores run and moderation decision (a contribution's observations, even
+/// when they change no published value). Each is written in the transaction of the change it
+/// stands for, so a reader that sees the numbers sees the change.
+pub type PublishedState = [i64; 4];
+
+pub async fn published_state<C: ConnectionTrait>(db: &C) -> Result<PublishedState, DbErr> {
     let backend = db.get_database_backend();
     let row = db
         .query_one_raw(Statement::from_string(
             backend,
             "SELECT (SELECT COALESCE(MAX(version), 0) FROM dataset_versions) AS v, \
              (SELECT COALESCE(MAX(id), 0) FROM imports) AS i, \
-             (SELECT COALESCE(MAX(id), 0) FROM score_runs) AS s",
+             (SELECT COALESCE(MAX(id), 0) FROM score_runs) AS s, \
+             (SELECT COALESCE(MAX(id), 0) FROM submission_decisions) AS d",
         ))
         .await?
         .ok_or_else(|| DbErr::Custom("no row for the published state".into()))?;
@@ -769,7 +773,49 @@ pub async fn published_state<C: ConnectionTrait>(db: &C) -> Result<[i64; 3], DbE
         row.try_get::<i64>("", c)
             .or_else(|_| row.try_get::<i32>("", c).map(i64::from))
     };
-    Ok([get("v")?, get("i")?, get("s")?])
+    Ok([get("v")?, get("i")?, get("s")?, get("d")?])
+}
+
+/// The schools whose published values, history or observations changed from one published
+/// state to a later one: those of the versions, imports and decisions in between. `None` when
+/// there are more than `limit` (a national import): then everything may have changed.
+pub async fn schools_changed_between<C: ConnectionTrait>(
+    db: &C,
+    from: PublishedState,
+    to: PublishedState,
+    limit: usize,
+) -> Result<Option<HashSet<String>>, DbErr> {
+    let backend = db.get_database_backend();
+    let sql = "SELECT uai FROM school_revisions WHERE version > $1 AND version <= $2 \
+         UNION SELECT uai FROM observations WHERE import_id > $3 AND import_id <= $4 \
+         UNION SELECT uai FROM submission_schools WHERE submission_id IN \
+         (SELECT submission_id FROM submission_decisions WHERE id > $5 AND id <= $6)";
+    let sql = if backend == DbBackend::Sqlite {
+        sql.replace('$', "?")
+    } else {
+        sql.to_owned()
+    };
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [
+                (from[0] as i32).into(),
+                (to[0] as i32).into(),
+                from[1].into(),
+                to[1].into(),
+                from[3].into(),
+                to[3].into(),
+            ],
+        ))
+        .await?;
+    if rows.len() > limit {
+        return Ok(None);
+    }
+    rows.iter()
+        .map(|r| r.try_get::<String>("", "uai"))
+        .collect::<Result<HashSet<_>, _>>()
+        .map(Some)
 }
 
 /// One changed value in a version's changelog.

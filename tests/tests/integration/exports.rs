@@ -513,8 +513,8 @@ async fn with_territories_and_two_versions() -> TestApp {
 }
 
 /// The public answers kept in memory (`http::answer_cache`): the same bytes and ETag, a 304
-/// from the cache, anonymous reads only, and a change seen at once when it goes through this
-/// replica, within `FRESHNESS` when another process makes it.
+/// from the cache, anonymous reads only, a change made by another process seen within
+/// `FRESHNESS`, and only what it changed forgotten.
 #[tokio::test]
 async fn public_answers_come_from_the_cache_until_the_published_state_moves() {
     let app = with_territories_and_two_versions().await;
@@ -574,8 +574,20 @@ async fn public_answers_come_from_the_cache_until_the_published_state_moves() {
         assert_eq!(cache(&r), None);
     }
 
+    let other = format!("/api/v1/schools/{}", uai("0350003"));
+    app.get(&other).await.assert_status(StatusCode::OK);
+    assert_eq!(cache(&app.get(&other).await).as_deref(), Some("hit"));
+    app.get("/api/v1/schools")
+        .await
+        .assert_status(StatusCode::OK);
+    assert_eq!(
+        cache(&app.get("/api/v1/schools").await).as_deref(),
+        Some("hit")
+    );
+
     // Another process publishes (a replica, the CLI): the old answer may be given for at
     // most FRESHNESS, then the new one.
+    let before = datasets::published_state(&app.state.db).await.unwrap();
     let txn = app.state.db.begin().await.expect("begin");
     datasets::publish(
         &txn,
@@ -596,6 +608,12 @@ async fn public_answers_come_from_the_cache_until_the_published_state_moves() {
     .expect("publish");
     txn.commit().await.expect("commit");
     let published_at = std::time::Instant::now();
+    let after = datasets::published_state(&app.state.db).await.unwrap();
+    assert_eq!(after[0], before[0] + 1, "{before:?} → {after:?}");
+    let changed = datasets::schools_changed_between(&app.state.db, before, after, 10)
+        .await
+        .unwrap();
+    assert_eq!(changed, Some([uai("0350001").as_str().to_owned()].into()));
     loop {
         let r = app.get(&school).await;
         if r.text().contains("Collège d'ailleurs") {
@@ -609,7 +627,18 @@ async fn public_answers_come_from_the_cache_until_the_published_state_moves() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    // Only what the publication changed is forgotten: the other school's answer stands, the
+    // lists, territories and exports are made again.
+    assert_eq!(cache(&app.get(&other).await).as_deref(), Some("hit"));
+    let list = app.get("/api/v1/schools").await;
+    assert_eq!(cache(&list).as_deref(), Some("miss"));
+    assert!(
+        list.text().contains("Collège d'ailleurs"),
+        "{}",
+        list.text()
+    );
     let csv = app.get("/api/v1/exports/schools.csv").await;
+    assert_eq!(cache(&csv).as_deref(), Some("miss"));
     assert!(csv.text().contains("Collège d'ailleurs"), "{}", csv.text());
     // A version's export never changes: kept under the new state, identical.
     let v1 = app.get("/api/v1/exports/schools.geojson?version=1").await;
