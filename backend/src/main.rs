@@ -352,7 +352,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         mass_change_share: cli.mass_change_share,
         anonymous_per_ip: cli.validations_per_ip,
     };
-    config.answer_cache_bytes = cli.answer_cache_mb * 1024 * 1024;
+    config.answer_cache_bytes = cli.answer_cache_mb.saturating_mul(1024 * 1024);
     config.mail.smtp_url = cli.smtp_url.clone();
     config.mail.from = cli.mail_from.clone();
     config.auth.trust_forwarded_for = cli.trust_forwarded_for;

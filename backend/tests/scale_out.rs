@@ -282,21 +282,30 @@ async fn two_replicas_and_a_jobs_process_behind_a_reverse_proxy() {
         csrf = me["csrf_token"].as_str().unwrap_or_default().to_owned();
     }
 
-    // Both replicas keep the school's answer in their caches…
-    for replica in [&a_url, &b_url] {
-        for _ in 0..2 {
-            let school = client
+    let school = |replica: String| {
+        let client = client.clone();
+        async move {
+            let res = client
                 .get(format!("{replica}/api/v1/schools/0350017D"))
                 .send()
                 .await
                 .unwrap();
-            assert!(
-                school.status().is_success(),
-                "{replica}: {}",
-                school.status()
-            );
-            let body = school.text().await.unwrap_or_default();
+            let cache = res
+                .headers()
+                .get("x-cache")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            (res.text().await.unwrap_or_default(), cache)
+        }
+    };
+    // Both replicas keep the school's answer in their caches…
+    for replica in [&a_url, &b_url] {
+        for expected in ["miss", "hit"] {
+            let (body, cache) = school(replica.to_string()).await;
+            assert!(body.contains("\"uai\":\"0350017D\""), "{replica}: {body}");
             assert!(!body.contains("\"nb_terminaux\":{\"value\":321"), "{body}");
+            assert_eq!(cache, expected, "{replica}");
         }
     }
     // …a file sent to replica A…
@@ -334,23 +343,6 @@ async fn two_replicas_and_a_jobs_process_behind_a_reverse_proxy() {
     );
     // …and published: at once on B, which made the change; on A once it reads the published
     // state again, within a second (`answer_cache::FRESHNESS`).
-    let school = |replica: String| {
-        let client = client.clone();
-        async move {
-            let res = client
-                .get(format!("{replica}/api/v1/schools/0350017D"))
-                .send()
-                .await
-                .unwrap();
-            let cache = res
-                .headers()
-                .get("x-cache")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned();
-            (res.text().await.unwrap_or_default(), cache)
-        }
-    };
     let (on_b, _) = school(b_url.clone()).await;
     assert!(on_b.contains("321"), "{b_url}: {on_b}");
     let decided_at = Instant::now();

@@ -785,29 +785,48 @@ pub async fn schools_changed_between<C: ConnectionTrait>(
     to: PublishedState,
     limit: usize,
 ) -> Result<Option<HashSet<String>>, DbErr> {
+    use sea_orm::Value as V;
     let backend = db.get_database_backend();
-    let sql = "SELECT uai FROM school_revisions WHERE version > $1 AND version <= $2 \
-         UNION SELECT uai FROM observations WHERE import_id > $3 AND import_id <= $4 \
-         UNION SELECT uai FROM submission_schools WHERE submission_id IN \
-         (SELECT submission_id FROM submission_decisions WHERE id > $5 AND id <= $6)";
-    let sql = if backend == DbBackend::Sqlite {
-        sql.replace('$', "?")
-    } else {
-        sql.to_owned()
-    };
+    // Only the parts whose range is not empty: `observations.import_id` has no index, and
+    // imports are rare.
+    let mut parts = Vec::new();
+    let mut values: Vec<V> = Vec::new();
+    if to[0] > from[0] {
+        parts.push("SELECT uai FROM school_revisions WHERE version > ? AND version <= ?");
+        values.extend([V::from(from[0] as i32), V::from(to[0] as i32)]);
+    }
+    if to[1] > from[1] {
+        parts.push("SELECT uai FROM observations WHERE import_id > ? AND import_id <= ?");
+        values.extend([V::from(from[1]), V::from(to[1])]);
+    }
+    if to[3] > from[3] {
+        parts.push(
+            "SELECT uai FROM submission_schools WHERE submission_id IN \
+             (SELECT submission_id FROM submission_decisions WHERE id > ? AND id <= ?)",
+        );
+        values.extend([V::from(from[3]), V::from(to[3])]);
+    }
+    if parts.is_empty() {
+        return Ok(Some(HashSet::new()));
+    }
+    let mut sql = parts.join(" UNION ");
+    if backend == DbBackend::Postgres {
+        let mut n = 0;
+        sql = sql
+            .split('?')
+            .enumerate()
+            .map(|(i, piece)| {
+                if i == 0 {
+                    piece.to_owned()
+                } else {
+                    n += 1;
+                    format!("${n}{piece}")
+                }
+            })
+            .collect();
+    }
     let rows = db
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [
-                (from[0] as i32).into(),
-                (to[0] as i32).into(),
-                from[1].into(),
-                to[1].into(),
-                from[3].into(),
-                to[3].into(),
-            ],
-        ))
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?;
     if rows.len() > limit {
         return Ok(None);

@@ -614,6 +614,18 @@ async fn public_answers_come_from_the_cache_until_the_published_state_moves() {
         .await
         .unwrap();
     assert_eq!(changed, Some([uai("0350001").as_str().to_owned()].into()));
+    // Every part of the query at once (revisions, imports' observations, decisions).
+    let all = datasets::schools_changed_between(&app.state.db, [0, -1, 0, -1], after, 100)
+        .await
+        .unwrap()
+        .expect("under the limit");
+    assert!(all.contains(uai("0350003").as_str()), "{all:?}");
+    assert_eq!(
+        datasets::schools_changed_between(&app.state.db, [0, -1, 0, -1], after, 1)
+            .await
+            .unwrap(),
+        None
+    );
     loop {
         let r = app.get(&school).await;
         if r.text().contains("Collège d'ailleurs") {
