@@ -357,17 +357,7 @@ pub async fn add_competence(
 ) -> AppResult<competence::Model> {
     c.check()?;
     let org = by_id(db, organisation_id).await?;
-    let level = crate::domain::territory::Level::parse(c.territory.level.as_str())
-        .map_err(AppError::internal)?;
-    if !crate::services::territories::exists(db, level, &c.territory.code).await? {
-        return Err(AppError::bad_request(
-            "territory",
-            format!(
-                "le territoire « {} » n'est pas dans le référentiel : écrivez NIVEAU:CODE avec le code officiel, par exemple commune:35360, epci:243500139 ou departement:35",
-                c.territory
-            ),
-        ));
-    }
+    known_territory(db, &c.territory).await?;
     if let Some(from) = c.delegated_by {
         let delegator = by_id(db, from).await?;
         let theirs = lines(db, from).await?;
@@ -527,6 +517,21 @@ pub async fn set_siren<C: ConnectionTrait>(
     Ok(m.update(db).await?)
 }
 
+/// A territory of the reference, or a 400 saying how to write one.
+async fn known_territory<C: ConnectionTrait>(db: &C, territory: &TerritoryRef) -> AppResult<()> {
+    let level = crate::domain::territory::Level::parse(territory.level.as_str())
+        .map_err(AppError::internal)?;
+    if crate::services::territories::exists(db, level, &territory.code).await? {
+        return Ok(());
+    }
+    Err(AppError::bad_request(
+        "territory",
+        format!(
+            "le territoire « {territory} » n'est pas dans le référentiel : écrivez NIVEAU:CODE avec le code officiel, par exemple commune:35360, epci:243500139 ou departement:35"
+        ),
+    ))
+}
+
 pub async fn create<C: ConnectionTrait>(
     db: &C,
     ctx: &audit::Context,
@@ -544,6 +549,7 @@ pub async fn create<C: ConnectionTrait>(
     if name.trim().is_empty() {
         return Err(AppError::bad_request("name", "le nom est obligatoire"));
     }
+    known_territory(db, territory).await?;
     let siren = match siren {
         Some(s) => Some(
             Siren::parse(s)

@@ -17,6 +17,7 @@ use ecarto_tests::{
     browser::{Browser, sign_in_by_email, sign_out},
     node::{decoded, wait_for_messages},
 };
+use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::json;
 
 const ADMIN: &str = "admin@ecarto.test";
@@ -655,6 +656,72 @@ async fn the_refused_form_kept_what_was_typed(browser: &Browser) {
     browser
         .assert_accessible("administration : formulaire refusé")
         .await;
+}
+
+/// An organisation is made for a territory of the reference only, from the API as from the
+/// page, and a refused one leaves nothing behind.
+#[tokio::test]
+async fn an_organisation_for_a_territory_the_reference_does_not_know_is_refused() {
+    let app = TestApp::with_sample(|_| {}).await;
+    let admin = app
+        .session_for("admin@exemple.fr", None, &["admin"], &[])
+        .await;
+    let count = || async {
+        ecarto::entities::organisation::Entity::find()
+            .count(&app.state.db)
+            .await
+            .unwrap()
+    };
+    let before = count().await;
+    let api = app
+        .call(
+            Some(&admin),
+            Method::POST,
+            "/api/v1/admin/organisations",
+            Some(json!({"kind": "commune", "name": "Commune d'Atlantide",
+                        "territory": "commune:99999"})),
+        )
+        .await;
+    api.assert_status(StatusCode::BAD_REQUEST);
+    let problem = api.json();
+    assert_eq!(problem["errors"][0]["pointer"], "territory", "{problem}");
+    assert!(
+        problem["errors"][0]["detail"]
+            .as_str()
+            .is_some_and(|m| m.contains("commune:99999") && m.contains("référentiel")),
+        "{problem}"
+    );
+    let page = app
+        .call_raw(
+            Some(&admin),
+            Method::POST,
+            "/admin/organisations",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            b"kind=commune&name=Commune+d%27Atlantide&siren=&territory=commune%3A99999".to_vec(),
+        )
+        .await;
+    page.assert_status(StatusCode::SEE_OTHER);
+    let to = page
+        .header(axum::http::header::LOCATION)
+        .unwrap()
+        .to_owned();
+    let shown = app.call(Some(&admin), Method::GET, &to, None).await.text();
+    assert!(shown.contains("Rien n'a été changé"), "{shown}");
+    assert!(
+        shown.contains("commune:99999 » n&#39;est pas dans le référentiel"),
+        "{shown}"
+    );
+    assert_eq!(count().await, before);
+    // A territory it knows is accepted.
+    app.call(
+        Some(&admin),
+        Method::POST,
+        "/api/v1/admin/organisations",
+        Some(json!({"kind": "commune", "name": "Commune de Bruz", "territory": "commune:35047"})),
+    )
+    .await
+    .assert_status(StatusCode::CREATED);
+    assert_eq!(count().await, before + 1);
 }
 
 #[tokio::test]
