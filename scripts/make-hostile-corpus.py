@@ -36,7 +36,7 @@ expected = []  # (name, status, phrase)
 
 # What the report must say of the files it reads but refuses rows of, beyond "valid": false.
 PHRASES = {
-    "bom-au-milieu.csv": "Ligne 3, colonne « uai » : Un code UAI a 8 caractères",
+    "bom-au-milieu.csv": "Ligne 3, colonne « uai » : Le code UAI « 0352958A » contient un caractère invisible (U+FEFF, position 1)",
     "utf8-sequences-invalides.csv": "Ligne 5, colonne « uai » : Un code UAI a 8 caractères",
     "utf8-surlong.csv": "Ligne 5, colonne « uai » : Un code UAI a 8 caractères",
     "guillemet-non-ferme.csv": "Ligne 2, colonne « nb_terminaux »",

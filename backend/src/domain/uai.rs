@@ -19,6 +19,12 @@ pub enum UaiError {
     Empty,
     #[error("un code UAI a 8 caractères (7 chiffres et une lettre clé), « {0} » en a {1}")]
     Length(String, usize),
+    /// A character that shows as nothing (a zero-width space, a byte order mark…), often
+    /// brought by a copy from a web page or a PDF: the code looks right and is not.
+    #[error(
+        "le code UAI « {0} » contient un caractère invisible ({1}, position {2}) : effacez le code et retapez-le"
+    )]
+    Invisible(String, String, usize),
     #[error("un code UAI commence par 7 chiffres, « {0} » n'en a pas")]
     Digits(String),
     #[error("un code UAI finit par une lettre clé, « {0} » n'en a pas")]
@@ -49,6 +55,14 @@ impl Uai {
         let s = input.trim();
         if s.is_empty() {
             return Err(UaiError::Empty);
+        }
+        if let Some((position, c)) = s.chars().enumerate().find(|(_, c)| is_invisible(*c)) {
+            let shown: String = s.chars().filter(|c| !is_invisible(*c)).collect();
+            return Err(UaiError::Invisible(
+                shown,
+                format!("U+{:04X}", u32::from(c)),
+                position + 1,
+            ));
         }
         let count = s.chars().count();
         if count != 8 {
@@ -94,6 +108,21 @@ impl Uai {
             prefix => DepartementCode::parse(prefix).ok(),
         }
     }
+}
+
+/// Characters that take no room on screen: format characters (zero-width spaces and joiners,
+/// direction marks, the byte order mark) and the soft hyphen.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
 }
 
 /// The check letter of a 7-digit UAI number. `digits` must be 7 ASCII digits.
@@ -165,6 +194,20 @@ mod tests {
         assert!(matches!(Uai::parse("0350006é"), Err(UaiError::Letter(_))));
         assert_eq!(Uai::parse(""), Err(UaiError::Empty));
         assert!(matches!(Uai::parse("035012T"), Err(UaiError::Length(_, 7))));
+        // Copied from a web page: it looks like a UAI of 8 characters.
+        let err = Uai::parse("0350\u{200B}017D").unwrap_err();
+        assert_eq!(
+            err,
+            UaiError::Invisible("0350017D".into(), "U+200B".into(), 5)
+        );
+        assert!(
+            err.to_string()
+                .contains("caractère invisible (U+200B, position 5)")
+        );
+        assert!(matches!(
+            Uai::parse("\u{FEFF}0350017D"),
+            Err(UaiError::Invisible(_, _, 1))
+        ));
         assert!(matches!(Uai::parse("03501A2T"), Err(UaiError::Digits(_))));
         assert!(matches!(Uai::parse("03501223"), Err(UaiError::Letter(_))));
         let err = Uai::parse("0350122A").unwrap_err();
