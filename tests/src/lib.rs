@@ -226,9 +226,28 @@ impl TestApp {
             .await
             .expect("publish");
         txn.commit().await.expect("commit");
-        // Written beside the platform, not through it: as a handler or a job would, say so.
-        self.state.answers.changed();
+        self.written_beside();
         outcome
+    }
+
+    /// Imports a file as `ecarto import` does.
+    pub async fn import_file(
+        &self,
+        kind: ecarto::services::imports::ImportKind,
+        name: &str,
+        bytes: &[u8],
+    ) -> ecarto::services::imports::ImportOutcome {
+        let outcome = ecarto::services::imports::import_file(&self.state.db, kind, name, bytes)
+            .await
+            .expect("import");
+        self.written_beside();
+        outcome
+    }
+
+    /// Data was written beside the platform, not through it: tell it, as a handler or a job
+    /// would, so that its next answer reads the published state again.
+    pub fn written_beside(&self) {
+        self.state.answers.changed();
     }
 
     /// Serves the app on a real socket (for a browser), and returns its base URL.

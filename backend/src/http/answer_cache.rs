@@ -35,11 +35,8 @@ use axum::{
 use futures_util::StreamExt;
 use http_body_util::BodyExt;
 
-use crate::{
-    app::AppState,
-    domain::{export::if_none_match, uai::Uai},
-    services::datasets,
-};
+use super::conditional;
+use crate::{app::AppState, domain::uai::Uai, services::datasets};
 
 /// How long a replica trusts the published state it last read before reading it again.
 pub const FRESHNESS: Duration = Duration::from_secs(1);
@@ -61,7 +58,6 @@ const SCHOOL: &str = "/api/v1/schools/";
 const WHOLESALE: usize = 20_000;
 
 struct Entry {
-    generation: Generation,
     headers: HeaderMap,
     body: Bytes,
 }
@@ -86,16 +82,18 @@ struct Entries {
     bytes: usize,
 }
 
-/// The last published state read, and when (`None`: to be read again).
-struct Known {
-    published: Generation,
-    read_at: Option<Instant>,
+/// When the published state of the kept answers was read, and when this replica last changed
+/// something: the state is trusted for [`FRESHNESS`] after a read begun after the last change.
+#[derive(Default)]
+struct Reads {
+    state_read: Option<Instant>,
+    changed: Option<Instant>,
 }
 
 pub struct AnswerCache {
     budget: usize,
     entries: RwLock<Entries>,
-    known: Mutex<Option<Known>>,
+    reads: Mutex<Reads>,
     /// One reader of the published state at a time; meanwhile the others go to their handler.
     reading: tokio::sync::Mutex<()>,
 }
@@ -106,7 +104,7 @@ impl AnswerCache {
         Self {
             budget,
             entries: RwLock::default(),
-            known: Mutex::new(None),
+            reads: Mutex::default(),
             reading: tokio::sync::Mutex::new(()),
         }
     }
@@ -114,14 +112,7 @@ impl AnswerCache {
     /// Something may have changed the published answers: this replica's next request reads
     /// them again.
     pub fn changed(&self) {
-        if let Some(k) = self
-            .known
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_mut()
-        {
-            k.read_at = None;
-        }
+        self.reads.lock().unwrap_or_else(|p| p.into_inner()).changed = Some(Instant::now());
     }
 
     /// The answers kept, and their bytes.
@@ -146,6 +137,7 @@ impl AnswerCache {
         if let Some(published) = self.known_fresh() {
             return Some(published);
         }
+        let read_started = Instant::now();
         let published = match datasets::published_state(db).await {
             Ok(p) => p,
             Err(e) => {
@@ -159,14 +151,6 @@ impl AnswerCache {
             .unwrap_or_else(|p| p.into_inner())
             .generation;
         let changed = match previous {
-            Some(previous) if previous == published => Some(HashSet::new()),
-            // Only the scores moved: every school's answer stands.
-            Some(previous)
-                if previous[2] <= published[2]
-                    && [0, 1, 3].iter().all(|&i| previous[i] == published[i]) =>
-            {
-                Some(HashSet::new())
-            }
             Some(previous) if previous.iter().zip(&published).all(|(a, b)| a <= b) => {
                 datasets::schools_changed_between(db, previous, published, WHOLESALE)
                     .await
@@ -178,14 +162,19 @@ impl AnswerCache {
             // The first read, or a state gone back (a restored backup): nothing stands.
             _ => None,
         };
-        self.move_to(published, changed.as_ref());
+        self.move_to(published, changed.as_ref(), read_started);
         Some(published)
     }
 
     /// The state is now `published`: the answers of the `changed` schools go, and every
     /// answer that is not one school's (lists, territories, exports); all of them when
-    /// `changed` is `None`.
-    fn move_to(&self, published: Generation, changed: Option<&HashSet<String>>) {
+    /// `changed` is `None`. `read_started`: when the read of `published` began.
+    fn move_to(
+        &self,
+        published: Generation,
+        changed: Option<&HashSet<String>>,
+        read_started: Instant,
+    ) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         if entries.generation != Some(published) {
             match changed {
@@ -200,19 +189,27 @@ impl AnswerCache {
             entries.bytes = entries.map.iter().map(|(k, e)| e.weight(k)).sum();
             entries.generation = Some(published);
         }
-        // Under the entries' lock: an answer made from the older state can no longer come in.
-        *self.known.lock().unwrap_or_else(|p| p.into_inner()) = Some(Known {
-            published,
-            read_at: Some(Instant::now()),
-        });
+        self.reads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .state_read = Some(read_started);
     }
 
+    /// The state of the kept answers, if its read began less than [`FRESHNESS`] ago and
+    /// after this replica's last change.
     fn known_fresh(&self) -> Option<Generation> {
-        let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-        known
-            .as_ref()
-            .filter(|k| k.read_at.is_some_and(|at| at.elapsed() < FRESHNESS))
-            .map(|k| k.published)
+        let reads = self.reads.lock().unwrap_or_else(|p| p.into_inner());
+        let fresh = reads.state_read.is_some_and(|at| {
+            at.elapsed() < FRESHNESS && reads.changed.is_none_or(|changed| changed < at)
+        });
+        drop(reads);
+        if !fresh {
+            return None;
+        }
+        self.entries
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .generation
     }
 
     fn get(&self, key: &str, generation: Generation) -> Option<Arc<Entry>> {
@@ -223,7 +220,8 @@ impl AnswerCache {
         entries.map.get(key).cloned()
     }
 
-    fn insert(&self, key: String, entry: Entry) {
+    /// Keeps an answer made from the state `generation`, unless the state has moved since.
+    fn insert(&self, key: String, generation: Generation, entry: Entry) {
         let weight = entry.weight(&key);
         // One answer may take a quarter of the room, so that a national export does not
         // push every school out.
@@ -232,7 +230,7 @@ impl AnswerCache {
         }
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         // Made from a state already replaced: not kept.
-        if entries.generation != Some(entry.generation) {
+        if entries.generation != Some(generation) {
             return;
         }
         if entries.bytes + weight > self.budget {
@@ -312,8 +310,8 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         };
         cache.insert(
             key,
+            generation,
             Entry {
-                generation,
                 headers,
                 body: bytes.clone(),
             },
@@ -346,8 +344,8 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
             if let Some(whole) = whole {
                 cache.insert(
                     key,
+                    generation,
                     Entry {
-                        generation,
                         headers,
                         body: Bytes::from(whole),
                     },
@@ -358,35 +356,12 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     Response::from_parts(parts, Body::from_stream(stream))
 }
 
-/// A kept answer, or 304 when the client holds it already (`If-None-Match`, or without it
-/// `If-Modified-Since` against a `Last-Modified`).
+/// A kept answer, or 304 when the client holds it already.
 fn answer(entry: &Entry, request: &HeaderMap) -> Response {
     let mut headers = entry.headers.clone();
     headers.insert("x-cache", HeaderValue::from_static("hit"));
-    let text = |h: &HeaderMap, n: header::HeaderName| {
-        h.get(n).and_then(|v| v.to_str().ok()).map(str::to_owned)
-    };
-    let held = match text(request, header::IF_NONE_MATCH) {
-        Some(wanted) => {
-            text(&headers, header::ETAG).is_some_and(|tag| if_none_match(&wanted, &tag))
-        }
-        None => text(request, header::IF_MODIFIED_SINCE)
-            .and_then(|v| chrono::DateTime::parse_from_rfc2822(&v).ok())
-            .zip(
-                text(&headers, header::LAST_MODIFIED)
-                    .and_then(|v| chrono::DateTime::parse_from_rfc2822(&v).ok()),
-            )
-            .is_some_and(|(since, at)| at.timestamp() <= since.timestamp()),
-    };
-    if held {
-        for h in [
-            header::CONTENT_TYPE,
-            header::CONTENT_LENGTH,
-            header::CONTENT_DISPOSITION,
-        ] {
-            headers.remove(h);
-        }
-        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    if conditional::held(request, &headers) {
+        return conditional::not_modified(headers);
     }
     let mut res = Response::new(Body::from(entry.body.clone()));
     *res.headers_mut() = headers;
@@ -398,12 +373,11 @@ mod tests {
     use super::*;
 
     fn known(cache: &AnswerCache, published: Generation) {
-        cache.move_to(published, None);
+        cache.move_to(published, None, Instant::now());
     }
 
-    fn entry(generation: Generation, size: usize) -> Entry {
+    fn entry(size: usize) -> Entry {
         Entry {
-            generation,
             headers: HeaderMap::new(),
             body: Bytes::from(vec![b'x'; size]),
         }
@@ -416,20 +390,26 @@ mod tests {
     fn an_answer_is_kept_for_its_published_state_only() {
         let cache = AnswerCache::new(1 << 20);
         known(&cache, G1);
-        cache.insert("/a".into(), entry(G1, 100));
+        cache.insert("/a".into(), G1, entry(100));
         assert_eq!(cache.get("/a", G1).map(|e| e.body.len()), Some(100));
         assert!(cache.get("/a", G2).is_none());
         // The state moved: an answer made before is not kept, nor what was kept.
         known(&cache, G2);
-        cache.insert("/late".into(), entry(G1, 10));
+        cache.insert("/late".into(), G1, entry(10));
         assert!(cache.get("/late", G2).is_none());
         assert!(cache.get("/a", G2).is_none());
-        cache.insert("/b".into(), entry(G2, 10));
-        assert_eq!(cache.usage(), (1, entry(G2, 10).weight("/b")));
+        cache.insert("/b".into(), G2, entry(10));
+        assert_eq!(cache.usage(), (1, entry(10).weight("/b")));
         // A change through this replica: the state is to be read again.
         assert_eq!(cache.known_fresh(), Some(G2));
+        let begun = Instant::now();
         cache.changed();
         assert_eq!(cache.known_fresh(), None);
+        // A read begun before the change ends after it: still to be read again.
+        cache.move_to(G2, None, begun);
+        assert_eq!(cache.known_fresh(), None);
+        cache.move_to(G2, None, Instant::now());
+        assert_eq!(cache.known_fresh(), Some(G2));
     }
 
     #[test]
@@ -445,10 +425,10 @@ mod tests {
             "/api/v1/exports/schools.csv",
         ];
         for k in keys {
-            cache.insert(k.into(), entry(G1, 10));
+            cache.insert(k.into(), G1, entry(10));
         }
         let changed: HashSet<String> = ["0350001L".to_owned()].into();
-        cache.move_to(G2, Some(&changed));
+        cache.move_to(G2, Some(&changed), Instant::now());
         let kept: Vec<&str> = keys
             .into_iter()
             .filter(|k| cache.get(k, G2).is_some())
@@ -457,10 +437,10 @@ mod tests {
             kept,
             ["/api/v1/schools/0350017D", "/api/v1/schools/0350005R?x=1"]
         );
-        let bytes: usize = kept.iter().map(|k| entry(G2, 10).weight(k)).sum();
+        let bytes: usize = kept.iter().map(|k| entry(10).weight(k)).sum();
         assert_eq!(cache.usage(), (2, bytes));
         // Everything may have changed: nothing stands.
-        cache.move_to([3, 1, 1, 1], None);
+        cache.move_to([3, 1, 1, 1], None, Instant::now());
         assert_eq!(cache.usage(), (0, 0));
     }
 
@@ -469,20 +449,20 @@ mod tests {
         let cache = AnswerCache::new(100_000);
         known(&cache, G1);
         for i in 0..1_000 {
-            cache.insert(format!("/school/{i}"), entry(G1, 1_000));
+            cache.insert(format!("/school/{i}"), G1, entry(1_000));
             assert!(cache.usage().1 <= 100_000, "{:?}", cache.usage());
         }
         let (count, bytes) = cache.usage();
         assert!(count > 50, "{count} kept");
         assert!(bytes > 50_000);
         // Too big for a quarter of the room: not kept.
-        cache.insert("/export".into(), entry(G1, 30_000));
+        cache.insert("/export".into(), G1, entry(30_000));
         assert!(cache.get("/export", G1).is_none());
     }
 
     #[test]
     fn a_kept_answer_is_a_304_for_a_client_holding_it() {
-        let mut e = entry(G1, 5);
+        let mut e = entry(5);
         e.headers
             .insert(header::ETAG, HeaderValue::from_static("\"abc\""));
         e.headers.insert(

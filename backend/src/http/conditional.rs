@@ -9,7 +9,7 @@
 use axum::{
     body::Body,
     extract::Request,
-    http::{HeaderValue, Method, StatusCode, header},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -21,13 +21,51 @@ use crate::domain::export::if_none_match;
 /// Answers above this size are sent as they are, without an ETag.
 const LARGEST: usize = 4 * 1024 * 1024;
 
+/// The request's validators (`If-None-Match`, `If-Modified-Since`), kept for [`held`] once the
+/// request itself has gone to its handler.
+pub fn preconditions(request: &HeaderMap) -> HeaderMap {
+    let mut kept = HeaderMap::new();
+    for name in [header::IF_NONE_MATCH, header::IF_MODIFIED_SINCE] {
+        if let Some(v) = request.get(&name) {
+            kept.insert(name, v.clone());
+        }
+    }
+    kept
+}
+
+/// Whether the client already holds the answer whose headers are `answer`: its
+/// `If-None-Match` names the answer's `ETag`, or, without one, its `If-Modified-Since` is not
+/// before the answer's `Last-Modified` (RFC 9110, 13.2.2; HTTP dates have whole seconds).
+pub fn held(request: &HeaderMap, answer: &HeaderMap) -> bool {
+    fn text(h: &HeaderMap, n: header::HeaderName) -> Option<&str> {
+        h.get(n).and_then(|v| v.to_str().ok())
+    }
+    let date = |h: &HeaderMap, n: header::HeaderName| {
+        text(h, n).and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
+    };
+    match text(request, header::IF_NONE_MATCH) {
+        Some(wanted) => text(answer, header::ETAG).is_some_and(|tag| if_none_match(wanted, tag)),
+        None => date(request, header::IF_MODIFIED_SINCE)
+            .zip(date(answer, header::LAST_MODIFIED))
+            .is_some_and(|(since, at)| at.timestamp() <= since.timestamp()),
+    }
+}
+
+/// The 304 for an answer: its headers (validators, caching, links) without those of a body.
+pub fn not_modified(mut headers: HeaderMap) -> Response {
+    for name in [
+        header::CONTENT_TYPE,
+        header::CONTENT_LENGTH,
+        header::CONTENT_DISPOSITION,
+    ] {
+        headers.remove(name);
+    }
+    (StatusCode::NOT_MODIFIED, headers).into_response()
+}
+
 pub async fn etag(req: Request, next: Next) -> Response {
     let conditional = req.method() == Method::GET || req.method() == Method::HEAD;
-    let wanted = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let wanted = preconditions(req.headers());
     let res = next.run(req).await;
     if !conditional || res.status() != StatusCode::OK || res.headers().contains_key(header::ETAG) {
         return res;
@@ -59,11 +97,8 @@ pub async fn etag(req: Request, next: Next) -> Response {
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, no-cache"),
     );
-    if wanted.as_deref().is_some_and(|w| if_none_match(w, &tag)) {
-        parts.status = StatusCode::NOT_MODIFIED;
-        parts.headers.remove(header::CONTENT_LENGTH);
-        parts.headers.remove(header::CONTENT_TYPE);
-        return Response::from_parts(parts, Body::empty());
+    if held(&wanted, &parts.headers) {
+        return not_modified(parts.headers);
     }
     Response::from_parts(parts, Body::from(bytes))
 }

@@ -5,7 +5,7 @@ use axum::{
     Json, Router,
     body::Body,
     extract::{Query, State, rejection::QueryRejection},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::{
     app::AppState,
-    domain::export::{ExportFormat, LICENCE_URL, if_none_match},
+    domain::export::{ExportFormat, LICENCE_URL},
     error::{AppError, AppResult},
     services::{dcat, exports},
 };
@@ -101,22 +101,8 @@ async fn export(
             header_value(&at.format("%a, %d %b %Y %H:%M:%S GMT").to_string())?,
         );
     }
-    // RFC 9110: If-Modified-Since is only looked at without If-None-Match.
-    let matched = match headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(v) => if_none_match(v, &etag),
-        None => headers
-            .get(header::IF_MODIFIED_SINCE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
-            .zip(snapshot.published_at)
-            // HTTP dates have whole seconds.
-            .is_some_and(|(since, at)| at.timestamp() <= since.timestamp()),
-    };
-    if matched {
-        return Ok((StatusCode::NOT_MODIFIED, common).into_response());
+    if super::conditional::held(&headers, &common) {
+        return Ok(super::conditional::not_modified(common));
     }
 
     common.insert(

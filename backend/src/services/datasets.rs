@@ -11,7 +11,7 @@ use chrono::Utc;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Statement,
-    sea_query::{Condition, Expr, ExprTrait, JoinType, Query},
+    sea_query::{Condition, Expr, ExprTrait, JoinType, Query, UnionType},
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -785,49 +785,52 @@ pub async fn schools_changed_between<C: ConnectionTrait>(
     to: PublishedState,
     limit: usize,
 ) -> Result<Option<HashSet<String>>, DbErr> {
-    use sea_orm::Value as V;
-    let backend = db.get_database_backend();
+    use crate::entities::{observation, submission_decision, submission_school};
     // Only the parts whose range is not empty: `observations.import_id` has no index, and
     // imports are rare.
     let mut parts = Vec::new();
-    let mut values: Vec<V> = Vec::new();
     if to[0] > from[0] {
-        parts.push("SELECT uai FROM school_revisions WHERE version > ? AND version <= ?");
-        values.extend([V::from(from[0] as i32), V::from(to[0] as i32)]);
+        parts.push(
+            Query::select()
+                .column(school_revision::Column::Uai)
+                .from(school_revision::Entity)
+                .and_where(Expr::col(school_revision::Column::Version).gt(from[0] as i32))
+                .and_where(Expr::col(school_revision::Column::Version).lte(to[0] as i32))
+                .to_owned(),
+        );
     }
     if to[1] > from[1] {
-        parts.push("SELECT uai FROM observations WHERE import_id > ? AND import_id <= ?");
-        values.extend([V::from(from[1]), V::from(to[1])]);
+        parts.push(
+            Query::select()
+                .column(observation::Column::Uai)
+                .from(observation::Entity)
+                .and_where(Expr::col(observation::Column::ImportId).gt(from[1]))
+                .and_where(Expr::col(observation::Column::ImportId).lte(to[1]))
+                .to_owned(),
+        );
     }
     if to[3] > from[3] {
+        let decided = Query::select()
+            .column(submission_decision::Column::SubmissionId)
+            .from(submission_decision::Entity)
+            .and_where(Expr::col(submission_decision::Column::Id).gt(from[3]))
+            .and_where(Expr::col(submission_decision::Column::Id).lte(to[3]))
+            .to_owned();
         parts.push(
-            "SELECT uai FROM submission_schools WHERE submission_id IN \
-             (SELECT submission_id FROM submission_decisions WHERE id > ? AND id <= ?)",
+            Query::select()
+                .column(submission_school::Column::Uai)
+                .from(submission_school::Entity)
+                .and_where(Expr::col(submission_school::Column::SubmissionId).in_subquery(decided))
+                .to_owned(),
         );
-        values.extend([V::from(from[3]), V::from(to[3])]);
     }
-    if parts.is_empty() {
+    let Some(mut query) = parts.pop() else {
         return Ok(Some(HashSet::new()));
+    };
+    for part in parts {
+        query.union(UnionType::Distinct, part);
     }
-    let mut sql = parts.join(" UNION ");
-    if backend == DbBackend::Postgres {
-        let mut n = 0;
-        sql = sql
-            .split('?')
-            .enumerate()
-            .map(|(i, piece)| {
-                if i == 0 {
-                    piece.to_owned()
-                } else {
-                    n += 1;
-                    format!("${n}{piece}")
-                }
-            })
-            .collect();
-    }
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
-        .await?;
+    let rows = db.query_all(&query).await?;
     if rows.len() > limit {
         return Ok(None);
     }

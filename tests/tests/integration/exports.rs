@@ -47,6 +47,13 @@ fn observation(
 }
 
 async fn publish(app: &TestApp, summary: &str, observations: Vec<SchoolObservation>) -> i32 {
+    let version = publish_beside(app, summary, observations).await;
+    app.written_beside();
+    version
+}
+
+/// A publication as another process (a replica, the CLI) makes it: this one is not told.
+async fn publish_beside(app: &TestApp, summary: &str, observations: Vec<SchoolObservation>) -> i32 {
     let txn = app.state.db.begin().await.expect("begin");
     let outcome = datasets::publish(
         &txn,
@@ -62,8 +69,6 @@ async fn publish(app: &TestApp, summary: &str, observations: Vec<SchoolObservati
     .await
     .expect("publish");
     txn.commit().await.expect("commit");
-    // Written beside the platform, not through it: as a handler or a job would, say so.
-    app.state.answers.changed();
     outcome.version.expect("a new version")
 }
 
@@ -588,25 +593,16 @@ async fn public_answers_come_from_the_cache_until_the_published_state_moves() {
     // Another process publishes (a replica, the CLI): the old answer may be given for at
     // most FRESHNESS, then the new one.
     let before = datasets::published_state(&app.state.db).await.unwrap();
-    let txn = app.state.db.begin().await.expect("begin");
-    datasets::publish(
-        &txn,
-        &Publication {
-            source: "annuaire".into(),
-            import_id: None,
-            submission_id: None,
-            kind: "import".into(),
-            summary: "ailleurs".into(),
-        },
+    publish_beside(
+        &app,
+        "ailleurs",
         vec![observation(
             "0350001",
             "2027-01-01",
             &[("appellation_officielle", json!("Collège d'ailleurs"))],
         )],
     )
-    .await
-    .expect("publish");
-    txn.commit().await.expect("commit");
+    .await;
     let published_at = std::time::Instant::now();
     let after = datasets::published_state(&app.state.db).await.unwrap();
     assert_eq!(after[0], before[0] + 1, "{before:?} → {after:?}");

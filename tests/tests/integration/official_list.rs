@@ -390,12 +390,7 @@ async fn completeness_per_departement_equals_a_count_over_the_annuaires_open_sch
 }
 
 async fn import(app: &TestApp, kind: ImportKind, name: &str, text: &str) -> ImportOutcome {
-    let outcome = imports::import_file(&app.state.db, kind, name, text.as_bytes())
-        .await
-        .expect("import");
-    // Written beside the platform, not through it: as a handler or a job would, say so.
-    app.state.answers.changed();
-    outcome
+    app.import_file(kind, name, text.as_bytes()).await
 }
 
 const HEADER: &str = "Identifiant_de_l_etablissement;Nom_etablissement;Type_etablissement;Statut_public_prive;Code_departement;etat;date_maj_ligne\n";
@@ -572,7 +567,7 @@ async fn an_extract_narrower_than_its_scope_marks_nothing_absent_unless_confirme
     )
     .await
     .unwrap();
-    app.state.answers.changed();
+    app.written_beside();
     assert_eq!(
         confirmed
             .report
@@ -635,9 +630,9 @@ async fn every_code_of_the_etic_files_is_understood_or_kept_as_written() {
     let app = TestApp::new().await;
     // The real survey file: every code is understood, nothing is dropped.
     let real = std::fs::read(shared_data("etic/etic-2d-academie-montpellier.csv")).unwrap();
-    let o = imports::import_file(&app.state.db, ImportKind::Etic, "etic-2d.csv", &real)
-        .await
-        .unwrap();
+    let o = app
+        .import_file(ImportKind::Etic, "etic-2d.csv", &real)
+        .await;
     assert!(o.report.row_errors.is_empty(), "{:?}", o.report.row_errors);
     assert_eq!((o.report.values_dropped, o.report.values_kept_raw), (0, 0));
     // 0110067N wrote `50pctOuPlus` in 2018 and `50OuPlus` in 2019, one band: the value

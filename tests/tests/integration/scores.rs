@@ -46,14 +46,13 @@ async fn stored_scores_match_counts_from_the_raw_files() {
             ));
         }
     }
-    let o = ecarto::services::imports::import_file(
-        &app.state.db,
-        ecarto::services::imports::ImportKind::Annuaire,
-        "annuaire-aude-colleges.csv",
-        extract.as_bytes(),
-    )
-    .await
-    .unwrap();
+    let o = app
+        .import_file(
+            ecarto::services::imports::ImportKind::Annuaire,
+            "annuaire-aude-colleges.csv",
+            extract.as_bytes(),
+        )
+        .await;
     assert!(o.report.register.as_ref().unwrap().marked_absent.is_empty());
     let counts = run(&app.state, "completeness").await;
     assert!(counts["written"].as_u64().unwrap() > 5, "{counts}");
